@@ -1,0 +1,5 @@
+"""``python -m airgap_cli``."""
+
+from airgap_cli.cli import main
+
+main()

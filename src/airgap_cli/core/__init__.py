@@ -1,0 +1,1 @@
+"""Shared ground of every pillar: findings, errors, config, YAML input, rules, baselines."""
