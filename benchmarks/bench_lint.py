@@ -273,15 +273,33 @@ def bench_floor(tree: Path, meta: dict[str, Any], repeat: int) -> Result:
 # -- 2. airgap --------------------------------------------------------------------------------
 
 
-def airgap_ready(airgap: str) -> bool:
-    """True once ``airgap lint --help`` works (the command is being written in parallel)."""
+BENCH_CONFIG = f"""\
+# Written by benchmarks/bench_lint.py: the boundary the generated tree assumes.
+version: 1
+internal:
+  registries: [{gen_manifests.INTERNAL_REGISTRY}]
+  domains: ["{gen_manifests.CORP_DOMAIN}", "*.{gen_manifests.CORP_DOMAIN}"]
+"""
+
+
+def airgap_help(airgap: str) -> str | None:
+    """``airgap lint --help`` text, or None while the command does not work yet."""
     try:
         proc = subprocess.run(
-            [airgap, "lint", "--help"], capture_output=True, timeout=60, check=False
+            [airgap, "lint", "--help"], capture_output=True, text=True, timeout=60, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return proc.returncode == 0
+        return None
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def config_args(help_text: str, extra: list[str]) -> list[str]:
+    """``--config`` with the tree's boundary, so no ``airgap.yaml`` found upward leaks in."""
+    if "--config" not in help_text or any(a.startswith("--config") for a in extra):
+        return []
+    path = WORK / "airgap-bench.yaml"
+    path.write_text(BENCH_CONFIG)
+    return ["--config", str(path)]
 
 
 def bench_airgap(
@@ -542,12 +560,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.skip_airgap:
         notes.append("airgap skipped (--skip-airgap).")
-    elif not airgap_ready(args.airgap):
+    elif (help_text := airgap_help(args.airgap)) is None:
         notes.append(f"`{rel(Path(args.airgap))} lint --help` failed: airgap lint not measured.")
         print("2. airgap lint: not available, skipped", file=sys.stderr)
     else:
         print("2. airgap lint", file=sys.stderr)
-        results["airgap"] = bench_airgap(args.airgap, tree, meta, args.repeat, args.airgap_arg)
+        extra = config_args(help_text, args.airgap_arg) + args.airgap_arg
+        results["airgap"] = bench_airgap(args.airgap, tree, meta, args.repeat, extra)
         seen = results["airgap"].details.get("input_documents")
         expected = results["floor"].details["yaml_documents"]
         if seen is not None and seen != expected:

@@ -1,0 +1,291 @@
+"""Inputs to documents: walk paths, parse, and classify each document with its identity."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pathspec
+
+from airgap_cli.core.findings import InputIssue, Skipped
+from airgap_cli.core.yamlio import LineDict, LineList, RawDocument, pointer_segment
+
+KUBERNETES = "kubernetes"
+HELM_VALUES = "helm-values"
+HELM_CHART = "helm-chart"
+KUSTOMIZATION = "kustomization"
+GITLAB_CI = "gitlab-ci"
+DOCUMENT_TYPES = (KUBERNETES, HELM_VALUES, HELM_CHART, KUSTOMIZATION, GITLAB_CI)
+
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "APIService", "CSIDriver", "CSINode", "CertificateSigningRequest", "ClusterIssuer",
+        "ClusterRole", "ClusterRoleBinding", "ComponentStatus", "CustomResourceDefinition",
+        "FlowSchema", "GatewayClass", "IngressClass", "KongClusterPlugin", "MutatingWebhookConfiguration",
+        "Namespace", "Node", "PersistentVolume", "PodSecurityPolicy", "PriorityClass",
+        "PriorityLevelConfiguration", "RuntimeClass", "StorageClass", "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration", "VolumeAttachment",
+        "VolumeSnapshotClass", "CiliumClusterwideNetworkPolicy", "ClusterPolicy",
+        "ClusterSecretStore", "ClusterIssuerList", "GlobalNetworkPolicy", "ClusterServingRuntime",
+    }
+)
+"""Kinds that live outside any namespace; ``Cluster*`` kinds are treated the same way."""
+
+GITLAB_CI_NAMES = (".gitlab-ci.yml", ".gitlab-ci.yaml", "*.gitlab-ci.yml", "*.gitlab-ci.yaml")
+_ALWAYS_SKIPPED_DIRS = {".git", ".hg", ".svn"}
+CONFIG_FILES = frozenset({"airgap.yaml", "airgap.yml", ".airgap.yaml"})
+"""airgap's own configuration is not a manifest: a directory walk leaves it out."""
+
+
+@dataclass(slots=True)
+class Document:
+    """One YAML document (or one item of a Kubernetes ``List``) and what it is."""
+
+    path: str
+    index: int
+    line: int
+    data: Any
+    doc_type: str
+    api_version: str = ""
+    kind: str = ""
+    name: str = ""
+    namespace: str | None = None
+    pointer_prefix: tuple[str | int, ...] = ()
+
+    @property
+    def resource(self) -> str:
+        """``Kind/namespace/name`` (``Kind/name`` when cluster-scoped); the file role otherwise."""
+        if self.doc_type == KUBERNETES:
+            parts = [self.kind or "?", self.namespace, self.name or f"#{self.index}"]
+            return "/".join(p for p in parts if p)
+        return self.doc_type if self.index == 0 else f"{self.doc_type}#{self.index}"
+
+    def pointer(self, path: tuple[str | int, ...] | list[str | int]) -> str:
+        """JSON pointer of ``path`` inside this document's resource."""
+        return "".join("/" + pointer_segment(p) for p in path)
+
+    def annotations(self) -> dict[str, Any]:
+        """``metadata.annotations`` (empty when absent or malformed)."""
+        meta = self.data.get("metadata") if isinstance(self.data, dict) else None
+        ann = meta.get("annotations") if isinstance(meta, dict) else None
+        return ann if isinstance(ann, dict) else {}
+
+
+def is_cluster_scoped(kind: str, extra: frozenset[str] = frozenset()) -> bool:
+    """True for kinds that are never namespaced (so never placed in ``default`` by mistake)."""
+    return kind in CLUSTER_SCOPED_KINDS or kind in extra or kind.startswith("Cluster")
+
+
+def file_type(path: str) -> str | None:
+    """The document type a file name implies, ``None`` when only the content can tell."""
+    name = PurePosixPath(path.replace("\\", "/")).name
+    lower = name.lower()
+    if any(fnmatchcase(lower, p) for p in GITLAB_CI_NAMES) or "/.gitlab/ci/" in path.replace(
+        "\\", "/"
+    ):
+        return GITLAB_CI
+    if lower in ("kustomization.yaml", "kustomization.yml", "kustomization"):
+        return KUSTOMIZATION
+    if name == "Chart.yaml":
+        return HELM_CHART
+    if fnmatchcase(lower, "values*.yaml") or fnmatchcase(lower, "values*.yml"):
+        return HELM_VALUES
+    return None
+
+
+def classify(
+    path: str, raw: RawDocument, cluster_scoped: frozenset[str] = frozenset()
+) -> Iterator[Document]:
+    """Documents for one parsed YAML document; ``List`` kinds expand into their items."""
+    data = raw.data
+    hinted = file_type(path)
+    if not isinstance(data, dict):
+        return
+    if hinted in (GITLAB_CI, HELM_CHART, KUSTOMIZATION) or (
+        hinted == HELM_VALUES and not _is_k8s(data)
+    ):
+        yield Document(path, raw.index, raw.line, data, hinted)
+        return
+    if not _is_k8s(data):
+        return
+    kind = str(data["kind"])
+    items = data.get("items")
+    if kind.endswith("List") and isinstance(items, list):
+        lines = items.item_lines if isinstance(items, LineList) else []
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and _is_k8s(item):
+                line = lines[i] if i < len(lines) else raw.line
+                yield _k8s_document(path, raw.index, line, item, ("items", i), cluster_scoped)
+        return
+    if kind == "Kustomization" and str(data["apiVersion"]).startswith("kustomize.config.k8s.io"):
+        yield Document(path, raw.index, raw.line, data, KUSTOMIZATION, kind=kind)
+        return
+    yield _k8s_document(path, raw.index, raw.line, data, (), cluster_scoped)
+
+
+def _is_k8s(data: dict[str, Any]) -> bool:
+    return isinstance(data.get("apiVersion"), str) and isinstance(data.get("kind"), str)
+
+
+def _k8s_document(
+    path: str,
+    index: int,
+    line: int,
+    data: dict[str, Any],
+    prefix: tuple[str | int, ...],
+    cluster_scoped: frozenset[str],
+) -> Document:
+    kind = str(data["kind"])
+    meta = data.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    name = str(meta.get("name") or meta.get("generateName") or "")
+    namespace: str | None = None
+    if not is_cluster_scoped(kind, cluster_scoped):
+        namespace = str(meta.get("namespace") or "default")
+    return Document(
+        path,
+        index,
+        getattr(data, "line", line) or line,
+        data,
+        KUBERNETES,
+        api_version=str(data["apiVersion"]),
+        kind=kind,
+        name=name,
+        namespace=namespace,
+        pointer_prefix=prefix,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """What a walk found: files to read, and what it deliberately or forcibly left out."""
+
+    files: list[str]
+    skipped: list[Skipped]
+    errors: list[InputIssue]
+
+
+def discover(
+    paths: list[str], include: tuple[str, ...], exclude: tuple[str, ...]
+) -> Discovery:
+    """Expand paths into files. Named files are always read; directories are walked with the
+    include/exclude globs, ``.gitignore``/``.airgapignore`` files, and without following
+    directory links (no loops, no escaping the tree)."""
+    files: list[str] = []
+    skipped: list[Skipped] = []
+    errors: list[InputIssue] = []
+    include_spec = pathspec.GitIgnoreSpec.from_lines(include)
+    exclude_spec = pathspec.GitIgnoreSpec.from_lines(exclude)
+    for given in paths:
+        if given == "-":
+            files.append(given)
+            continue
+        if not os.path.lexists(given):
+            errors.append(InputIssue(given, "no such file or directory"))
+        elif os.path.isdir(given):
+            _walk(given, include_spec, exclude_spec, files, skipped, errors)
+        elif os.path.isfile(given):
+            files.append(given)
+        elif os.path.islink(given):
+            errors.append(InputIssue(given, "broken or looping symbolic link"))
+        else:
+            errors.append(InputIssue(given, "not a regular file"))
+    return Discovery(list(dict.fromkeys(files)), skipped, errors)
+
+
+def _walk(
+    root: str,
+    include: pathspec.PathSpec,
+    exclude: pathspec.PathSpec,
+    files: list[str],
+    skipped: list[Skipped],
+    errors: list[InputIssue],
+) -> None:
+    root_real = os.path.realpath(root)
+    ignores: list[tuple[str, pathspec.PathSpec]] = []
+
+    def onerror(exc: OSError) -> None:
+        errors.append(InputIssue(str(exc.filename or root), f"cannot read directory: {exc.strerror}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
+        rel_dir = os.path.relpath(dirpath, root)
+        rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
+        ignores = [(base, spec) for base, spec in ignores if rel_dir.startswith(base)]
+        for ignore_name in (".gitignore", ".airgapignore"):
+            if ignore_name in filenames:
+                try:
+                    lines = Path(dirpath, ignore_name).read_text(errors="replace").splitlines()
+                except OSError:
+                    continue
+                ignores.append((rel_dir, pathspec.GitIgnoreSpec.from_lines(lines)))
+
+        def ignored(rel: str, ignores: list[tuple[str, pathspec.PathSpec]] = ignores) -> bool:
+            return any(spec.match_file(rel[len(base):]) for base, spec in ignores) or (
+                exclude.match_file(rel)
+            )
+
+        kept = []
+        for d in sorted(dirnames):
+            rel = rel_dir + d
+            full = os.path.join(dirpath, d)
+            if d in _ALWAYS_SKIPPED_DIRS or ignored(rel + "/"):
+                continue
+            if os.path.islink(full):
+                skipped.append(Skipped(full, "directory link not followed"))
+                continue
+            kept.append(d)
+        dirnames[:] = kept
+        for name in sorted(filenames):
+            rel = rel_dir + name
+            full = os.path.join(dirpath, name)
+            wanted = include.match_file(rel) or file_type(rel) == GITLAB_CI
+            if not wanted or name in CONFIG_FILES or ignored(rel):
+                continue
+            if os.path.islink(full):
+                target = os.path.realpath(full)
+                if not os.path.exists(target):
+                    errors.append(InputIssue(full, "broken or looping symbolic link"))
+                    continue
+                if os.path.commonpath([root_real, target]) != root_real:
+                    skipped.append(Skipped(full, "symbolic link points outside the tree"))
+                    continue
+            files.append(full)
+
+
+def walk_strings(
+    node: Any, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Every string scalar under ``node`` with its path (iterative: depth is no risk)."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [(path, node)]
+    while stack:
+        here, value = stack.pop()
+        if isinstance(value, str):
+            yield here, value
+        elif isinstance(value, dict):
+            stack.extend((here + (k,), v) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend((here + (i,), v) for i, v in reversed(list(enumerate(value))))
+
+
+def get_path(node: Any, *path: str | int) -> Any:
+    """``node[p0][p1]…`` or ``None`` when any step is missing or of the wrong type."""
+    for segment in path:
+        if isinstance(node, dict) and isinstance(segment, str):
+            node = node.get(segment)
+        elif isinstance(node, list) and isinstance(segment, int) and -len(node) <= segment < len(node):
+            node = node[segment]
+        else:
+            return None
+    return node
+
+
+def new_linedict(source: dict[str, Any]) -> LineDict:
+    """A shallow LineDict copy that keeps the source's key lines."""
+    copy = LineDict(getattr(source, "line", 0))
+    copy.update(source)
+    copy.key_lines = dict(getattr(source, "key_lines", {}))
+    return copy

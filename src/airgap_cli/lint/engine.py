@@ -1,0 +1,404 @@
+"""The lint engine: documents in, findings out.
+
+Per file (in parallel worker processes for big trees): parse with line marks, classify, run the
+schema checks (jsonschema-rs: ``is_valid`` first, errors only for failures) and the per-document
+Python checks, apply inline and annotation suppressions, and keep only the compact facts that
+cross-document rules need. The parent merges and runs the cross-document rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
+from typing import Any
+
+import jsonschema_rs
+
+from airgap_cli import __version__
+from airgap_cli.core.config import Config
+from airgap_cli.core.errors import InputError, RuleError
+from airgap_cli.core.findings import Finding, InputIssue, InputRecord, Location, Report, Skipped
+from airgap_cli.core.findings import Suppressed, fingerprint
+from airgap_cli.core.hosts import Boundary
+from airgap_cli.core.rules import Rule, RuleCheck, builtin_rule_dirs, load_rules
+from airgap_cli.core.yamlio import check_bytes, decode, line_of, load_documents, read_limited
+from airgap_cli.lint import checks
+from airgap_cli.lint.checks import CheckContext, Fact, Hit
+from airgap_cli.lint.documents import Document, classify, discover, file_type
+from airgap_cli.lint.suppress import Ignore, InlineIgnores, annotation_ignores
+from airgap_cli.lint.targets import TARGETS, Target
+
+MAX_ERRORS_PER_TARGET = 20
+_PARALLEL_MIN_FILES = 64
+_PARALLEL_MIN_BYTES = 2 * 1024 * 1024
+REASONLESS_RULE = "suppression-without-reason"
+
+
+@dataclass(slots=True)
+class FileResult:
+    """Everything one file contributes to the report (picklable, compact)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    suppressed: list[Suppressed] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
+    inputs: list[InputRecord] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    errors: list[InputIssue] = field(default_factory=list)
+
+
+def formats_for(boundary: Boundary) -> dict[str, Callable[[str], bool]]:
+    """The custom JSON Schema formats rules use to ask "is this inside the boundary?"."""
+    return {
+        "airgap-internal-host": lambda v: boundary.is_internal_host(v.rsplit(":", 1)[0]),
+        "airgap-internal-url": boundary.is_internal_url,
+        "airgap-internal-image": boundary.is_internal_image,
+        "airgap-internal-cidr": boundary.is_internal_cidr,
+        "airgap-no-external-url": lambda v: next(boundary.external_urls(v), None) is None,
+    }
+
+
+class LintEngine:
+    """Compiled rules plus the boundary; lints text and files. Picklable (recompiles lazily)."""
+
+    def __init__(self, rules: list[Rule], config: Config) -> None:
+        if not rules:
+            raise RuleError("no rule is enabled: an empty rule set would pass everything")
+        known = {*checks.DOCUMENT_CHECKS, *checks.CROSS_CHECKS, REASONLESS_RULE}
+        for rule in rules:
+            if rule.python is not None and rule.python not in known:
+                raise RuleError(f"unknown python check {rule.python!r}", path=rule.source)
+        self.rules = rules
+        self.config = config
+        self._compiled: dict[tuple[str, str, str], list[tuple[Rule, RuleCheck, Any, str]]] = {}
+        self._validators: dict[int, Any] | None = None
+        self._catalogue: checks.Catalogue | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"rules": self.rules, "config": self.config}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["rules"], state["config"])  # type: ignore[misc]
+
+    @classmethod
+    def from_config(cls, config: Config) -> LintEngine:
+        """The built-in pack plus the config's rule directories, selected per the config."""
+        rules = load_rules(
+            builtin_rule_dirs(),
+            config.rules.dirs,
+            disable=config.rules.disable,
+            only=config.rules.only,
+            severity=config.rules.severity,
+        )
+        return cls(rules, config)
+
+    # --- compilation -------------------------------------------------------------------------
+    def _validator(self, check: RuleCheck) -> Any:
+        if self._validators is None:
+            self._validators = {}
+        key = id(check)
+        if key not in self._validators:
+            self._validators[key] = jsonschema_rs.validator_for(
+                check.condition,
+                formats=formats_for(self.config.boundary),
+                validate_formats=True,
+            )
+        return self._validators[key]
+
+    def _checks_for(self, doc: Document) -> list[tuple[Rule, RuleCheck, Any, str]]:
+        key = (doc.doc_type, doc.kind, doc.api_version)
+        if key not in self._compiled:
+            selected = []
+            for rule in self.rules:
+                for check in rule.checks:
+                    if doc.doc_type not in check.documents:
+                        continue
+                    if check.kinds and not any(fnmatchcase(doc.kind, k) for k in check.kinds):
+                        continue
+                    if check.api_versions and not any(
+                        fnmatchcase(doc.api_version, a) for a in check.api_versions
+                    ):
+                        continue
+                    selected.append((rule, check, self._validator(check), check.target))
+            self._compiled[key] = selected
+        return self._compiled[key]
+
+    def catalogue(self) -> checks.Catalogue:
+        """The telemetry catalogue (loaded once per process)."""
+        if self._catalogue is None:
+            self._catalogue = checks.load_catalogue()
+        return self._catalogue
+
+    # --- one file ----------------------------------------------------------------------------
+    def lint_file(self, path: str, data: bytes | None = None) -> FileResult:
+        """Lint one file (``data`` given for stdin); input problems become ``errors``."""
+        result = FileResult()
+        try:
+            raw = (
+                read_limited(path, self.config.lint.max_file_size)
+                if data is None
+                else check_bytes(data, path, self.config.lint.max_file_size)
+            )
+            text = decode(raw, path)
+            try:
+                raw_docs = load_documents(text, path, json_file=path.endswith(".json"))
+            except InputError:
+                if "{{" in text:
+                    result.skipped.append(
+                        Skipped(path, "Helm template, not YAML: lint `helm template … | airgap lint -`")
+                    )
+                    return result
+                raise
+        except InputError as exc:
+            result.errors.append(InputIssue(exc.path or path, exc.message, exc.line))
+            return result
+        documents = [
+            doc
+            for raw_doc in raw_docs
+            for doc in classify(path, raw_doc, frozenset(self.config.lint.cluster_scoped_kinds))
+        ]
+        documents += [d for doc in documents for d in checks.embedded_documents(doc, text)]
+        result.inputs.append(InputRecord(path, hashlib.sha256(raw).hexdigest(), len(documents)))
+        if not documents:
+            if raw_docs and file_type(path) is None:
+                result.skipped.append(
+                    Skipped(path, "no Kubernetes object, Helm values, Kustomization or GitLab CI")
+                )
+            return result
+        inline = InlineIgnores(text)
+        for doc in documents:
+            self._lint_document(doc, inline, result)
+        for directive in inline.all:
+            if not directive.reason:
+                self._reasonless(path, directive, "file", result)
+        return result
+
+    def _lint_document(self, doc: Document, inline: InlineIgnores, result: FileResult) -> None:
+        ignores = annotation_ignores(doc.annotations(), doc.line)
+        for directive in ignores:
+            if not directive.reason:
+                self._reasonless(doc.path, directive, doc.resource, result)
+        findings: list[Finding] = []
+        flagged: set[tuple[str | int, ...]] = set()
+        targets: dict[str, list[Target]] = {}
+        for rule, check, validator, target_name in self._checks_for(doc):
+            if target_name not in targets:
+                targets[target_name] = list(TARGETS[target_name](doc))
+            for target in targets[target_name]:
+                if validator.is_valid(target.value):
+                    continue
+                for path, line, value in _errors(validator, target):
+                    findings.append(self._finding(rule, doc, path, line, value, target.label))
+                    flagged.add(path)
+        context = CheckContext(self.config.boundary, self.config.lint, self.catalogue(), flagged)
+        for rule in sorted(
+            (r for r in self.rules if r.python in checks.DOCUMENT_CHECKS),
+            key=lambda r: r.params.get("order", 0),
+        ):
+            for hit in checks.DOCUMENT_CHECKS[rule.python or ""](doc, context.with_params(rule.params)):
+                line = hit.line or line_of(doc.data, hit.path, doc.line)
+                findings.append(self._finding(rule, doc, hit.path, line, hit.evidence, hit.label, hit))
+                flagged.add(hit.path)
+        for finding in findings:
+            directive = inline.find(finding.rule_id, finding.location.line) or next(
+                (d for d in ignores if d.covers(finding.rule_id)), None
+            )
+            if directive is None:
+                result.findings.append(finding)
+            else:
+                result.suppressed.append(Suppressed(finding, directive.reason, directive.source))
+        for fact in checks.collect_facts(doc):
+            fact.ignores = {
+                rule.id: d.reason
+                for rule in self.rules
+                if rule.python in checks.CROSS_CHECKS
+                for d in [inline.find(rule.id, fact.line), *ignores]
+                if d is not None and d.covers(rule.id)
+            }
+            result.facts.append(fact)
+
+    def _finding(
+        self,
+        rule: Rule,
+        doc: Document,
+        path: tuple[str | int, ...],
+        line: int | None,
+        value: Any,
+        label: str,
+        hit: Hit | None = None,
+    ) -> Finding:
+        evidence = "(redacted)" if rule.redact_evidence else _short(value)
+        variables = {
+            "label": label,
+            "value": evidence,
+            "resource": doc.resource,
+            "kind": doc.kind,
+            "name": doc.name,
+            "namespace": doc.namespace or "",
+        }
+        if hit is not None:
+            variables.update(hit.variables)
+        location = Location(
+            doc.path, line, None, doc.resource, doc.pointer(doc.pointer_prefix + path)
+        )
+        fp = ""
+        if hit is not None and hit.distinct:
+            fp = fingerprint(rule.id, replace(location, pointer=f"{location.pointer}|{evidence}"))
+        return Finding(
+            rule_id=rule.id,
+            severity=rule.severity,
+            title=rule.title,
+            message=_format(rule.message, variables),
+            location=location,
+            evidence=evidence,
+            remediation=rule.remediation,
+            compliance=rule.compliance,
+            fingerprint=fp,
+        )
+
+    def _reasonless(self, path: str, directive: Ignore, resource: str, result: FileResult) -> None:
+        rule = next((r for r in self.rules if r.id == REASONLESS_RULE), None)
+        if rule is None:
+            return
+        ids = ", ".join(sorted(directive.rules)) or "(no rule id)"
+        result.findings.append(
+            Finding(
+                rule_id=rule.id,
+                severity=rule.severity,
+                title=rule.title,
+                message=_format(rule.message, {"label": ids, "value": directive.source}),
+                location=Location(path, directive.line, None, resource, f"/{directive.source}"),
+                evidence=ids,
+                remediation=rule.remediation,
+                compliance=rule.compliance,
+            )
+        )
+
+    # --- many files --------------------------------------------------------------------------
+    def lint(self, paths: list[str], stdin: bytes | None = None, jobs: int | None = None) -> Report:
+        """Lint paths (``-`` reads ``stdin``) into one report, in parallel when it pays."""
+        started = time.perf_counter()
+        report = Report(command="lint", tool_version=__version__)
+        found = discover(paths, self.config.lint.include, self.config.lint.exclude)
+        report.skipped += found.skipped
+        report.errors += found.errors
+        results = self._run(found.files, stdin, jobs)
+        facts: list[Fact] = []
+        for result in results:
+            report.findings += result.findings
+            report.suppressed += result.suppressed
+            report.inputs += result.inputs
+            report.skipped += result.skipped
+            report.errors += result.errors
+            facts += result.facts
+        for rule in self.rules:
+            if rule.python in checks.CROSS_CHECKS:
+                for fact, hit in checks.CROSS_CHECKS[rule.python](facts, rule.params):
+                    finding = self._fact_finding(rule, fact, hit)
+                    if rule.id in fact.ignores:
+                        source = "annotation"
+                        report.suppressed.append(Suppressed(finding, fact.ignores[rule.id], source))
+                    else:
+                        report.findings.append(finding)
+        report.rules = {rule.id: rule.metadata() for rule in self.rules}
+        report.timings["total"] = time.perf_counter() - started
+        return report
+
+    def _fact_finding(self, rule: Rule, fact: Fact, hit: Hit) -> Finding:
+        variables = {"label": hit.label, "value": hit.evidence or "", **hit.variables}
+        return Finding(
+            rule_id=rule.id,
+            severity=rule.severity,
+            title=rule.title,
+            message=_format(rule.message, variables),
+            location=Location(fact.path, fact.line, None, fact.resource, fact.pointer),
+            evidence=hit.evidence,
+            remediation=rule.remediation,
+            compliance=rule.compliance,
+        )
+
+    def _run(self, files: list[str], stdin: bytes | None, jobs: int | None) -> list[FileResult]:
+        workers = jobs if jobs is not None else (os.cpu_count() or 1)
+        big = len(files) >= _PARALLEL_MIN_FILES or _total_size(files) >= _PARALLEL_MIN_BYTES
+        disk_files = [f for f in files if f != "-"]
+        results = [self.lint_file("-", stdin or b"")] if "-" in files else []
+        if workers <= 1 or not big or len(disk_files) < 2:
+            return results + [self.lint_file(f) for f in disk_files]
+        chunks = [disk_files[i::workers * 4] for i in range(workers * 4)]
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(self,)) as pool:
+            for chunk_results in pool.map(_lint_chunk, chunks):
+                results += chunk_results
+        return results
+
+
+_WORKER_ENGINE: LintEngine | None = None
+
+
+def _init_worker(engine: LintEngine) -> None:
+    global _WORKER_ENGINE
+    _WORKER_ENGINE = engine
+
+
+def _lint_chunk(files: list[str]) -> list[FileResult]:
+    assert _WORKER_ENGINE is not None
+    return [_WORKER_ENGINE.lint_file(f) for f in files]
+
+
+def _total_size(files: Iterable[str]) -> int:
+    total = 0
+    for name in files:
+        try:
+            total += os.path.getsize(name)
+        except OSError:
+            continue
+    return total
+
+
+def _errors(validator: Any, target: Target) -> Iterator[tuple[tuple[str | int, ...], int | None, Any]]:
+    seen: set[tuple[str | int, ...]] = set()
+    for error in validator.iter_errors(target.value):
+        relative = tuple(error.instance_path)
+        if target.synthetic:
+            path, line = target.path, target.line
+        else:
+            path = target.path + relative
+            line = line_of(target.value, list(relative), target.line)
+        if path in seen:
+            continue
+        seen.add(path)
+        yield path, line, error.instance
+        if len(seen) >= MAX_ERRORS_PER_TARGET:
+            return
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _Vars(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _format(template: str, variables: dict[str, Any]) -> str:
+    try:
+        return template.format_map(_Vars(variables))
+    except (ValueError, IndexError, AttributeError):
+        return template
+
+
+def lint_paths(paths: list[str], config: Config, stdin: bytes | None = None) -> Report:
+    """Lint paths with the rules the config selects (the library entry point)."""
+    return LintEngine.from_config(config).lint(paths, stdin)
