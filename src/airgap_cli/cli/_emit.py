@@ -1,0 +1,78 @@
+"""The shared tail of every command: render, write atomically, summarise, choose the exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import typer
+
+from airgap_cli.cli._console import make_console, render, summary_text
+from airgap_cli.core.errors import UsageError
+from airgap_cli.core.findings import Report
+from airgap_cli.reporters import RenderOptions, get_reporter
+
+
+def parse_reports(values: list[str] | None) -> list[tuple[str, Path]]:
+    """``FORMAT=FILE`` pairs from ``--report``."""
+    pairs = []
+    for value in values or []:
+        name, sep, file = value.partition("=")
+        if not sep or not file:
+            raise UsageError(f"--report expects FORMAT=FILE, got {value!r}")
+        try:
+            get_reporter(name)
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0])) from None
+        pairs.append((name, Path(file)))
+    return pairs
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename (no half-written reports)."""
+    directory = path.parent if str(path.parent) else Path(".")
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def emit(
+    report: Report,
+    *,
+    fmt: str,
+    output: Path | None,
+    extra: list[tuple[str, Path]],
+    fail_on: str,
+    quiet: bool,
+    no_color: bool,
+) -> None:
+    """Render the report as asked and exit 0/1/2 (never returns)."""
+    options = RenderOptions(fail_on=fail_on)
+    for name, path in extra:
+        write_atomic(path, get_reporter(name).render(report, options))
+    errors = make_console(no_color, stderr=True)
+    if fmt == "text" and output is None and sys.stdout.isatty():
+        render(report, make_console(no_color))
+    else:
+        text = get_reporter(fmt).render(report, options)
+        if output is not None:
+            write_atomic(output, text)
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        for issue in report.errors:
+            errors.print(f"error: {issue.diagnostics()}", markup=False, highlight=False)
+        if not quiet and (fmt != "text" or output is not None):
+            errors.print(summary_text(report))
+    raise typer.Exit(report.exit_code(fail_on))

@@ -1,0 +1,67 @@
+"""``airgap check [PATH]``: every static check the repository's airgap.yaml asks for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from airgap_cli import __version__
+from airgap_cli.cli._emit import emit, parse_reports
+from airgap_cli.cli._errors import setup_logging, user_errors
+from airgap_cli.cli._options import (
+    BaselineOpt,
+    ConfigOpt,
+    FailOnOpt,
+    FormatOpt,
+    NoColorOpt,
+    OutputFormat,
+    OutputOpt,
+    QuietOpt,
+    ReportOpt,
+    VerboseOpt,
+    WriteBaselineOpt,
+)
+from airgap_cli.cli.lint import finish, run_lint
+from airgap_cli.core.config import load_config
+from airgap_cli.core.errors import UsageError
+from airgap_cli.core.findings import Report
+
+PathArg = Annotated[
+    Path, typer.Argument(help="Repository (or directory) to check.", file_okay=False)
+]
+
+
+def check_command(
+    path: PathArg = Path("."),
+    fmt: FormatOpt = OutputFormat.TEXT,
+    output: OutputOpt = None,
+    report: ReportOpt = None,
+    fail_on: FailOnOpt = None,
+    config: ConfigOpt = None,
+    baseline: BaselineOpt = None,
+    write_baseline_to: WriteBaselineOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Run every static check for a repository (today: lint) into one combined report."""
+    setup_logging(verbose)
+    with user_errors(verbose):
+        if not path.is_dir():
+            raise UsageError("not a directory", path=path)
+        extra = parse_reports(report)
+        cfg = load_config(config, path)
+        root = cfg.root if cfg.path else path
+        targets = [str(root / p) for p in cfg.lint.paths] or [str(path)]
+        combined = Report(command="check", tool_version=__version__)
+        for check in CHECKS:
+            combined.extend(check(targets, cfg))
+        threshold = finish(combined, cfg, baseline, write_baseline_to, quiet)
+    emit(combined, fmt=fmt.value, output=output, extra=extra,
+         fail_on=fail_on.value if fail_on else threshold, quiet=quiet, no_color=no_color)
+
+
+CHECKS = [lambda targets, cfg: run_lint(targets, cfg)]
+"""The static checks ``airgap check`` runs, in order; each pillar adds its own."""
