@@ -69,8 +69,8 @@ def lint_command(
         cfg = _with_globs(cfg, include, exclude)
         result = run_lint(paths, cfg, jobs)
         threshold = finish(result, cfg, baseline, write_baseline_to, quiet)
-    emit(result, fmt=fmt.value, output=output, extra=extra, fail_on=threshold,
-         quiet=quiet, no_color=no_color)
+    emit(result, fmt=fmt.value, output=output, extra=extra,
+         fail_on=fail_on.value if fail_on else threshold, quiet=quiet, no_color=no_color)
 
 
 def _start(paths: list[str]) -> Path:

@@ -156,8 +156,6 @@ def external_url(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
     for path, text in walk_strings(doc.data):
         if path in ctx.flagged or (path and path[-1] in skip_keys) or "://" not in text:
             continue
-        if any(p == path[: len(p)] for p in ctx.flagged if p):
-            continue
         for match in _iter_external(ctx, text, ignore):
             url, offset = match
             yield Hit(path, url, url, line=_blob_line(doc, path, text, offset), distinct=True)
