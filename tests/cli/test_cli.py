@@ -62,7 +62,9 @@ def test_usage_errors_exit_2(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_bad_config_is_one_line_with_file_and_line(cli: Cli, write: Write) -> None:
-    config = write("airgap.yaml", "internal:\n  registries: [ok.internal]\nrules:\n  disable: [no-such-rule]\n")
+    config = write(
+        "airgap.yaml", "internal:\n  registries: [ok.internal]\nrules:\n  disable: [no-such-rule]\n"
+    )
     target = write("m.yaml", CLEAN)
     result = cli("lint", str(target), "--config", str(config))
     assert result.exit_code == 2  # type: ignore[attr-defined]

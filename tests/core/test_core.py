@@ -33,7 +33,9 @@ def test_config_defaults_when_none_exists(tmp_path: Path) -> None:
         ("a: [\n", 2, "invalid YAML"),
     ],
 )
-def test_bad_config_names_file_line_and_key(tmp_path: Path, text: str, line: int, fragment: str) -> None:
+def test_bad_config_names_file_line_and_key(
+    tmp_path: Path, text: str, line: int, fragment: str
+) -> None:
     path = tmp_path / "airgap.yaml"
     path.write_text(text)
     with pytest.raises(ConfigError) as info:
@@ -55,9 +57,17 @@ def test_yaml_refuses_recursive_aliases() -> None:
 
 @pytest.mark.parametrize(
     ("host", "internal"),
-    [("api.openai.com", False), ("redis", True), ("db.apps.svc.cluster.local", True),
-     ("10.2.3.4", True), ("8.8.8.8", False), ("fd00::1", True), ("2001:4860::1", False),
-     ("mirror.corp.example.com", True), ("localhost", True)],
+    [
+        ("api.openai.com", False),
+        ("redis", True),
+        ("db.apps.svc.cluster.local", True),
+        ("10.2.3.4", True),
+        ("8.8.8.8", False),
+        ("fd00::1", True),
+        ("2001:4860::1", False),
+        ("mirror.corp.example.com", True),
+        ("localhost", True),
+    ],
 )
 def test_boundary_classifies_hosts(host: str, internal: bool) -> None:
     boundary = Boundary(domains=("*.corp.example.com",))
@@ -68,7 +78,12 @@ def test_image_parsing_follows_the_runtime() -> None:
     assert parse_image("nginx").registry == "docker.io"
     assert parse_image("nginx").effective_tag == "latest"
     ref = parse_image("localhost:5000/team/app:1.2@sha256:abc")
-    assert (ref.registry, ref.repository, ref.tag, ref.digest) == ("localhost:5000", "team/app", "1.2", "sha256:abc")
+    assert (ref.registry, ref.repository, ref.tag, ref.digest) == (
+        "localhost:5000",
+        "team/app",
+        "1.2",
+        "sha256:abc",
+    )
 
 
 def test_zero_cidr_is_never_internal() -> None:
@@ -79,14 +94,18 @@ def test_zero_cidr_is_never_internal() -> None:
 @given(st.integers(min_value=1, max_value=10_000), st.integers(min_value=1, max_value=10_000))
 def test_fingerprint_ignores_the_line(line_a: int, line_b: int) -> None:
     def finding(line: int) -> Finding:
-        return Finding("r", Severity.LOW, "t", "m", Location("f.yaml", line, None, "Pod/a/b", "/spec"))
+        return Finding(
+            "r", Severity.LOW, "t", "m", Location("f.yaml", line, None, "Pod/a/b", "/spec")
+        )
 
     assert finding(line_a).fingerprint == finding(line_b).fingerprint
 
 
 def test_report_round_trips_through_json() -> None:
     report = Report(command="lint", tool_version="1")
-    report.findings.append(Finding("r", Severity.HIGH, "t", "m", Location("f", 3, None, "Pod/a/b", "/x")))
+    report.findings.append(
+        Finding("r", Severity.HIGH, "t", "m", Location("f", 3, None, "Pod/a/b", "/x"))
+    )
     again = Report.from_dict(report.to_dict())
     assert again.findings == report.findings
     assert report.exit_code("high") == 1 and report.exit_code("critical") == 0

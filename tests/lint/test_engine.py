@@ -69,7 +69,11 @@ def test_internal_boundary_comes_from_config(write: Write) -> None:
 def test_inline_and_annotation_suppressions_keep_the_reason(write: Write) -> None:
     text = DEPLOY.replace(
         "image: nginx:latest", "image: nginx:latest  # airgap:ignore image-tag-latest -- lab only"
-    ).replace("  namespace: shop\n", "  namespace: shop\n  annotations:\n    airgap.dev/ignore: external-url -- tracked in SEC-1\n")
+    ).replace(
+        "  namespace: shop\n",
+        "  namespace: shop\n  annotations:\n"
+        "    airgap.dev/ignore: external-url -- tracked in SEC-1\n",
+    )
     report = lint(write("d.yaml", text))
     assert not by_rule(report, "image-tag-latest") and not by_rule(report, "external-url")
     reasons = {s.finding.rule_id: (s.reason, s.source) for s in report.suppressed}
@@ -77,9 +81,12 @@ def test_inline_and_annotation_suppressions_keep_the_reason(write: Write) -> Non
     assert reasons["external-url"] == ("tracked in SEC-1", "annotation")
 
 
-def test_comment_above_the_line_suppresses_it_and_a_missing_reason_is_a_finding(write: Write) -> None:
+def test_comment_above_the_line_suppresses_it_and_a_missing_reason_is_a_finding(
+    write: Write,
+) -> None:
     text = DEPLOY.replace(
-        "          image: nginx:latest", "          # airgap:ignore image-tag-latest\n          image: nginx:latest"
+        "          image: nginx:latest",
+        "          # airgap:ignore image-tag-latest\n          image: nginx:latest",
     )
     report = lint(write("d.yaml", text))
     assert not by_rule(report, "image-tag-latest")
@@ -91,9 +98,12 @@ def test_baseline_reports_only_new_findings(write: Write, tmp_path: Path) -> Non
     path = write("d.yaml", DEPLOY)
     baseline = tmp_path / "baseline.json"
     write_baseline(lint(path), baseline)
-    path.write_text(DEPLOY + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\n"
-                    "spec:\n  hostNetwork: true\n  containers: [{name: c, image: registry.internal/c@sha256:"
-                    + "a" * 64 + "}]\n")
+    path.write_text(
+        DEPLOY + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\n"
+        "spec:\n  hostNetwork: true\n  containers: [{name: c, image: registry.internal/c@sha256:"
+        + "a" * 64
+        + "}]\n"
+    )
     report = lint(path)
     moved = apply_baseline(report, load_baseline(baseline))
     assert moved > 0
@@ -146,9 +156,15 @@ spec: {podSelector: {}, policyTypes: [Egress]}
     ("name", "content", "message"),
     [
         ("bad.yaml", "a: [1\nb: 2\n", "invalid YAML"),
-        ("bomb.yaml", "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
-            f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join(["*" + chr(97 + i)] * 10) + "]\n" for i in range(9)
-        ), "alias bomb"),
+        (
+            "bomb.yaml",
+            "a: &a [x,x,x,x,x,x,x,x,x,x]\n"
+            + "".join(
+                f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join(["*" + chr(97 + i)] * 10) + "]\n"
+                for i in range(9)
+            ),
+            "alias bomb",
+        ),
         ("evil.yaml", "a: !!python/object/apply:os.system [echo hi]\n", "python/object"),
         ("bin.yaml", "\x00\x01binary", "binary file"),
         ("deep.yaml", "[" * 50_000 + "]" * 50_000, "nesting deeper"),
@@ -202,7 +218,9 @@ def test_gitignore_and_excludes_are_honoured(tmp_path: Path, write: Write) -> No
 
 
 def test_helm_templates_are_skipped_with_a_hint(write: Write) -> None:
-    path = write("templates/deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\n{{- include \"x\" . }}\n")
+    path = write(
+        "templates/deploy.yaml", 'apiVersion: apps/v1\nkind: Deployment\n{{- include "x" . }}\n'
+    )
     report = lint(path)
     assert not report.errors and "helm template" in report.skipped[0].reason
 
@@ -212,12 +230,17 @@ def test_parallel_run_gives_the_same_findings(tmp_path: Path, write: Write) -> N
         write(f"many/d{i}.yaml", DEPLOY.replace("name: web", f"name: web{i}"))
     serial = ENGINE.lint([str(tmp_path / "many")], jobs=1)
     parallel = ENGINE.lint([str(tmp_path / "many")], jobs=2)
-    assert sorted(f.fingerprint for f in serial.findings) == sorted(f.fingerprint for f in parallel.findings)
+    assert sorted(f.fingerprint for f in serial.findings) == sorted(
+        f.fingerprint for f in parallel.findings
+    )
     assert len(serial.inputs) == 80
 
 
 def test_secret_values_never_reach_the_report(write: Write) -> None:
-    text = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: hunter2-very-secret}\n"
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"
+        "stringData: {password: hunter2-very-secret}\n"
+    )
     report = lint(write("s.yaml", text))
     finding = by_rule(report, "secret-literal-in-manifest")[0]
     assert "hunter2" not in str(finding.to_dict())

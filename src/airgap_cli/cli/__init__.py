@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -19,14 +20,14 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-COMMANDS = [
+COMMANDS: list[tuple[str, Callable[..., None]]] = [
     ("check", check_command),
     ("lint", lint_command),
 ]
 """Every command, registered once; only commands that work are listed."""
 
 for _name, _command in COMMANDS:
-    app.command(_name)(_command)
+    app.command(_name)(_command)  # type: ignore[type-var]
 
 
 def _version(value: bool) -> None:
@@ -39,10 +40,12 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
-    """Prove a deployment can live without the internet: lint manifests and CI for air-gap problems."""
+    """Prove a deployment can live without the internet."""
 
 
 def main() -> None:

@@ -69,6 +69,8 @@ def summary_text(report: Report) -> Text:
             text.append(f"{count} {severity.value}", style=SEVERITY_STYLE[severity])
         text.append(")")
     files = len({f.location.path for f in report.findings})
-    text.append(f" in {files} files; {len(report.inputs)} inputs read; "
-                f"{len(report.suppressed)} suppressed; {len(report.errors)} errors")
+    text.append(
+        f" in {files} files; {len(report.inputs)} inputs read; "
+        f"{len(report.suppressed)} suppressed; {len(report.errors)} errors"
+    )
     return text

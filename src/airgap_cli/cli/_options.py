@@ -37,23 +37,40 @@ FormatOpt = Annotated[
 ]
 OutputOpt = Annotated[
     Path | None,
-    typer.Option("--output", "-o", help="Write the report here (atomically) instead of stdout.",
-                 dir_okay=False, writable=True),
+    typer.Option(
+        "--output",
+        "-o",
+        help="Write the report here (atomically) instead of stdout.",
+        dir_okay=False,
+        writable=True,
+    ),
 ]
 ReportOpt = Annotated[
     list[str] | None,
-    typer.Option("--report", metavar="FORMAT=FILE",
-                 help="Also write FORMAT to FILE (repeatable), e.g. codequality=gl-code-quality.json."),
+    typer.Option(
+        "--report",
+        metavar="FORMAT=FILE",
+        help="Also write FORMAT to FILE (repeatable), e.g. codequality=gl-code-quality.json.",
+    ),
 ]
 FailOnOpt = Annotated[
     FailOn | None,
-    typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity "
-                 "[default: fail_on in airgap.yaml, else low].", case_sensitive=False),
+    typer.Option(
+        "--fail-on",
+        help="Exit 1 when a finding is at or above this severity "
+        "[default: fail_on in airgap.yaml, else low].",
+        case_sensitive=False,
+    ),
 ]
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="airgap.yaml to use [default: nearest one upward].",
-                 exists=False, dir_okay=False),
+    typer.Option(
+        "--config",
+        "-c",
+        help="airgap.yaml to use [default: nearest one upward].",
+        exists=False,
+        dir_okay=False,
+    ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the report and errors.")]
 VerboseOpt = Annotated[
@@ -64,11 +81,16 @@ NoColorOpt = Annotated[
 ]
 BaselineOpt = Annotated[
     Path | None,
-    typer.Option("--baseline", help="Report only findings not in this baseline file.", dir_okay=False),
+    typer.Option(
+        "--baseline", help="Report only findings not in this baseline file.", dir_okay=False
+    ),
 ]
 WriteBaselineOpt = Annotated[
     Path | None,
-    typer.Option("--write-baseline", help="Accept every current finding into this baseline file.",
-                 dir_okay=False),
+    typer.Option(
+        "--write-baseline",
+        help="Accept every current finding into this baseline file.",
+        dir_okay=False,
+    ),
 ]
 DEFAULT_FAIL_ON = "low"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +25,7 @@ from airgap_cli.cli._options import (
     WriteBaselineOpt,
 )
 from airgap_cli.cli.lint import finish, run_lint
-from airgap_cli.core.config import load_config
+from airgap_cli.core.config import Config, load_config
 from airgap_cli.core.errors import UsageError
 from airgap_cli.core.findings import Report
 
@@ -56,12 +57,23 @@ def check_command(
         root = cfg.root if cfg.path else path
         targets = [str(root / p) for p in cfg.lint.paths] or [str(path)]
         combined = Report(command="check", tool_version=__version__)
-        for check in CHECKS:
-            combined.extend(check(targets, cfg))
+        for static_check in CHECKS:
+            combined.extend(static_check(targets, cfg))
         threshold = finish(combined, cfg, baseline, write_baseline_to, quiet)
-    emit(combined, fmt=fmt.value, output=output, extra=extra,
-         fail_on=fail_on.value if fail_on else threshold, quiet=quiet, no_color=no_color)
+    emit(
+        combined,
+        fmt=fmt.value,
+        output=output,
+        extra=extra,
+        fail_on=fail_on.value if fail_on else threshold,
+        quiet=quiet,
+        no_color=no_color,
+    )
 
 
-CHECKS = [lambda targets, cfg: run_lint(targets, cfg)]
+def _lint(targets: list[str], cfg: Config) -> Report:
+    return run_lint(targets, cfg)
+
+
+CHECKS: list[Callable[[list[str], Config], Report]] = [_lint]
 """The static checks ``airgap check`` runs, in order; each pillar adds its own."""

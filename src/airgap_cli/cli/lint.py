@@ -31,14 +31,18 @@ from airgap_cli.core.yamlio import check_bytes
 
 PathsArg = Annotated[
     list[str],
-    typer.Argument(help="Files or directories to lint; - reads stdin (helm template . | airgap lint -).",
-                   show_default=False),
+    typer.Argument(
+        help="Files or directories to lint; - reads stdin (helm template . | airgap lint -).",
+        show_default=False,
+    ),
 ]
 IncludeOpt = Annotated[
-    list[str] | None, typer.Option("--include", help="Glob of files to read in directories (repeatable).")
+    list[str] | None,
+    typer.Option("--include", help="Glob of files to read in directories (repeatable)."),
 ]
 ExcludeOpt = Annotated[
-    list[str] | None, typer.Option("--exclude", help="Glob of files or directories to skip (repeatable).")
+    list[str] | None,
+    typer.Option("--exclude", help="Glob of files or directories to skip (repeatable)."),
 ]
 JobsOpt = Annotated[
     int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes [default: CPU count].")
@@ -69,8 +73,15 @@ def lint_command(
         cfg = _with_globs(cfg, include, exclude)
         result = run_lint(paths, cfg, jobs)
         threshold = finish(result, cfg, baseline, write_baseline_to, quiet)
-    emit(result, fmt=fmt.value, output=output, extra=extra,
-         fail_on=fail_on.value if fail_on else threshold, quiet=quiet, no_color=no_color)
+    emit(
+        result,
+        fmt=fmt.value,
+        output=output,
+        extra=extra,
+        fail_on=fail_on.value if fail_on else threshold,
+        quiet=quiet,
+        no_color=no_color,
+    )
 
 
 def _start(paths: list[str]) -> Path:
@@ -96,8 +107,9 @@ def run_lint(paths: list[str], cfg: Config, jobs: int | None = None) -> Report:
 
     stdin = None
     if "-" in paths:
-        stdin = check_bytes(sys.stdin.buffer.read(cfg.lint.max_file_size + 1), "-",
-                            cfg.lint.max_file_size)
+        stdin = check_bytes(
+            sys.stdin.buffer.read(cfg.lint.max_file_size + 1), "-", cfg.lint.max_file_size
+        )
     return LintEngine.from_config(cfg).lint(paths, stdin, jobs)
 
 

@@ -11,10 +11,15 @@ from typing import Any
 
 import jsonschema
 
-from airgap_cli.core.errors import ConfigError
+from airgap_cli.core.errors import ConfigError, InputError
 from airgap_cli.core.hosts import Boundary
-from airgap_cli.core.yamlio import DEFAULT_MAX_BYTES, InputError, LineDict, line_of
-from airgap_cli.core.yamlio import load_documents, read_limited
+from airgap_cli.core.yamlio import (
+    DEFAULT_MAX_BYTES,
+    LineDict,
+    line_of,
+    load_documents,
+    read_limited,
+)
 
 CONFIG_NAMES = ("airgap.yaml", "airgap.yml", ".airgap.yaml")
 
@@ -90,10 +95,12 @@ def load_config(explicit: Path | None = None, start: Path | None = None) -> Conf
 
 
 def _validate(data: Any, path: Path) -> None:
-    schema = json.loads(resources.files("airgap_cli.schemas").joinpath("config.schema.json").read_text())
+    schema = json.loads(
+        resources.files("airgap_cli.schemas").joinpath("config.schema.json").read_text()
+    )
     checker = jsonschema.FormatChecker()
 
-    @checker.checks("airgap-cidr", raises=ValueError)
+    @checker.checks("airgap-cidr", raises=ValueError)  # type: ignore[untyped-decorator]
     def _cidr(value: object) -> bool:
         if isinstance(value, str):
             ipaddress.ip_network(value, strict=False)
@@ -108,15 +115,15 @@ def _validate(data: Any, path: Path) -> None:
             known = set(error.schema.get("properties", {}))
             where += sorted(k for k in error.instance if k not in known)[:1]
         dotted = ".".join(str(p) for p in where) or "(top level)"
-        raise ConfigError(
-            f"{dotted}: {_short(error)}", path=path, line=line_of(data, where, 1)
-        )
+        raise ConfigError(f"{dotted}: {_short(error)}", path=path, line=line_of(data, where, 1))
 
 
 def _short(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
-        return str(error.message).replace(" were unexpected", " is not a known setting").replace(
-            " was unexpected", " is not a known setting"
+        return (
+            str(error.message)
+            .replace(" were unexpected", " is not a known setting")
+            .replace(" was unexpected", " is not a known setting")
         )
     return str(error.message)
 

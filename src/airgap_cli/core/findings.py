@@ -46,7 +46,7 @@ class Location:
     """Where a finding is: a file position plus a locator that survives moved lines."""
 
     path: str
-    """File path as given on the command line (``-`` for stdin), or a pseudo-path such as ``egress:``."""
+    """File path as given on the command line (``-`` for stdin), or a pseudo-path."""
     line: int | None = None
     """1-based line of the offending node, when known."""
     column: int | None = None

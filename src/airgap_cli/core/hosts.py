@@ -175,8 +175,11 @@ def _host_internal(boundary: Boundary, host: str) -> bool:
 def _address_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if address.is_unspecified:
         return False
-    return address.is_private or address.is_loopback or address.is_link_local or (
-        isinstance(address, ipaddress.IPv4Address) and address in _CGNAT
+    return (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or (isinstance(address, ipaddress.IPv4Address) and address in _CGNAT)
     )
 
 

@@ -2,7 +2,8 @@
 
 Why a custom loader: PyYAML's C loader (libyaml) is the fastest parser we have, and a mapping
 constructor that records the line of each key gives exact ``file:line`` for every finding without a
-second parse. Limits: file size, alias expansion (billion-laughs), nesting depth (libyaml recurses on
+second parse. Limits: file size, alias expansion (billion-laughs), nesting depth (libyaml
+recurses on
 the C stack, so very deep flow nesting is parsed in a thread with a large stack or refused), and no
 tag that constructs Python objects.
 """
@@ -65,7 +66,7 @@ class _LineLoader(yaml.CSafeLoader):
 
 
 class _PyLineLoader(yaml.SafeLoader):
-    """Pure-Python twin, used only for pathological nesting (raises RecursionError, never crashes)."""
+    """Pure-Python twin for pathological nesting: raises RecursionError, never crashes."""
 
 
 def _construct_mapping(loader: yaml.SafeLoader, node: MappingNode) -> Iterator[LineDict]:
@@ -174,12 +175,14 @@ def load_documents(text: str, path: str, *, json_file: bool = False) -> list[Raw
     return docs
 
 
-def _load_all(text: str, path: str, loader_cls: type[yaml.SafeLoader]) -> list[RawDocument]:
+def _load_all(text: str, path: str, loader_cls: type[Any]) -> list[RawDocument]:
     loader = loader_cls(text)
     docs: list[RawDocument] = []
     try:
         while loader.check_node():
             node = loader.get_node()
+            if node is None:
+                break
             data = loader.construct_document(node)
             if data is not None:
                 docs.append(RawDocument(len(docs), node.start_mark.line + 1, data))
@@ -237,7 +240,7 @@ _STACK_LOCK = threading.Lock()
 
 
 def check_expansion(data: Any, path: str, line: int | None = None) -> None:
-    """Refuse alias bombs, recursive aliases and over-deep nesting (iteratively, shared nodes once)."""
+    """Refuse alias bombs, recursive aliases and over-deep nesting (iterative, nodes once)."""
     sizes: dict[int, int] = {}
     on_path: set[int] = set()
     stack: list[tuple[Any, int, bool]] = [(data, 1, False)]
@@ -280,8 +283,10 @@ def pointer_segment(key: str | int) -> str:
     return _POINTER_ESCAPE.sub(lambda m: "~0" if m.group() == "~" else "~1", str(key))
 
 
-def line_of(root: Any, path: list[str | int] | tuple[str | int, ...], default: int | None) -> int | None:
-    """The line of the node at ``path`` under ``root``: the key's line, else the nearest parent's."""
+def line_of(
+    root: Any, path: list[str | int] | tuple[str | int, ...], default: int | None
+) -> int | None:
+    """Line of the node at ``path`` under ``root``: its key's line, else the nearest parent's."""
     line = getattr(root, "line", None) or default
     node = root
     for segment in path:

@@ -13,8 +13,15 @@ from typing import Any
 from airgap_cli.core.config import LintSettings
 from airgap_cli.core.hosts import Boundary, is_templated, url_host
 from airgap_cli.core.yamlio import RawDocument, line_of, load_documents
-from airgap_cli.lint.documents import GITLAB_CI, HELM_VALUES, KUBERNETES, KUSTOMIZATION
-from airgap_cli.lint.documents import Document, classify, get_path, walk_strings
+from airgap_cli.lint.documents import (
+    GITLAB_CI,
+    HELM_VALUES,
+    KUBERNETES,
+    Document,
+    classify,
+    get_path,
+    walk_strings,
+)
 from airgap_cli.lint.targets import Path, ci_jobs, ci_script_lines, pod_specs
 
 
@@ -88,7 +95,11 @@ def named_values(doc: Document) -> Iterator[tuple[Path, str, str]]:
                         if isinstance(item, dict) and isinstance(item.get("name"), str):
                             value = item.get("value")
                             if isinstance(value, str | int | float | bool):
-                                yield (*pod_path, list_name, i, "env", j, "value"), item["name"], _text(value)
+                                yield (
+                                    (*pod_path, list_name, i, "env", j, "value"),
+                                    item["name"],
+                                    _text(value),
+                                )
         if doc.kind == "ConfigMap" and isinstance(data.get("data"), dict):
             for key, value in data["data"].items():
                 if isinstance(value, str):
@@ -161,7 +172,9 @@ def external_url(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
             yield Hit(path, url, url, line=_blob_line(doc, path, text, offset), distinct=True)
 
 
-def _iter_external(ctx: CheckContext, text: str, ignore: tuple[str, ...]) -> Iterator[tuple[str, int]]:
+def _iter_external(
+    ctx: CheckContext, text: str, ignore: tuple[str, ...]
+) -> Iterator[tuple[str, int]]:
     from airgap_cli.core.hosts import URL_PATTERN
 
     for match in URL_PATTERN.finditer(text):
@@ -250,9 +263,10 @@ _OTEL_KEY = re.compile(r"(?i)(otel|otlp|opentelemetry|tracing|traces|telemetry|c
 def otel_endpoint_external(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
     """OpenTelemetry/OTLP exporter endpoints that point outside the boundary."""
     for path, name, value in named_values(doc):
-        if name.upper().startswith("OTEL_EXPORTER_") and name.upper().endswith("ENDPOINT"):
-            if ctx.external(value):
-                yield Hit(path, value, name)
+        upper = name.upper()
+        is_otel = upper.startswith("OTEL_EXPORTER_") and upper.endswith("ENDPOINT")
+        if is_otel and ctx.external(value):
+            yield Hit(path, value, name)
     if doc.doc_type in (KUBERNETES, HELM_VALUES):
         for path, value in walk_strings(doc.data):
             key = path[-1] if path else ""
@@ -283,7 +297,7 @@ def gitlab_ci_external_download(doc: Document, ctx: CheckContext) -> Iterator[Hi
             continue
         urls = [u for u, _ in _iter_external(ctx, line, ctx.lint.ignore_urls)]
         if tool.group(1).lower().replace(" ", "") in ("dockerpull", "podmanpull", "cranepull"):
-            ref = line[tool.end():].split()
+            ref = line[tool.end() :].split()
             if ref and not ctx.boundary.is_internal_image(ref[-1]):
                 urls.append(ref[-1])
         if not urls:
@@ -293,10 +307,15 @@ def gitlab_ci_external_download(doc: Document, ctx: CheckContext) -> Iterator[Hi
     includes = doc.data.get("include")
     items = includes if isinstance(includes, list) else [includes]
     for i, item in enumerate(items):
-        remote = item.get("remote") if isinstance(item, dict) else item
-        if isinstance(remote, str) and "://" in remote and ctx.external(remote):
+        remote_url = item.get("remote") if isinstance(item, dict) else item
+        if isinstance(remote_url, str) and "://" in remote_url and ctx.external(remote_url):
             path = ("include", i) if isinstance(includes, list) else ("include",)
-            yield Hit(path, remote, "include", {"how": "includes CI configuration from", "url": remote, "job": "include"})
+            yield Hit(
+                path,
+                remote_url,
+                "include",
+                {"how": "includes CI configuration from", "url": remote_url, "job": "include"},
+            )
 
 
 _DEPLOY = re.compile(
@@ -330,14 +349,16 @@ def gitlab_ci_deploy_without_verify(doc: Document, ctx: CheckContext) -> Iterato
     def verifies(name: str) -> bool:
         return any(_VERIFY.search(line) for line in script(name) + lines.get("default", []))
 
-    for name, job in jobs.items():
+    for name, job_spec in jobs.items():
         if name.startswith("."):
             continue
         deploy = next((line for line in script(name) if _DEPLOY.search(line)), None)
         if deploy is None or verifies(name):
             continue
-        needs = job.get("needs") or job.get("dependencies") or []
-        needed = [n if isinstance(n, str) else n.get("job") for n in needs if isinstance(n, str | dict)]
+        needs = job_spec.get("needs") or job_spec.get("dependencies") or []
+        needed = [
+            n if isinstance(n, str) else n.get("job") for n in needs if isinstance(n, str | dict)
+        ]
         if any(isinstance(n, str) and verifies(n) for n in needed):
             continue
         yield Hit((name,), deploy.strip(), name, {"job": name})
@@ -354,10 +375,18 @@ def ingress_public_acme_resolver(doc: Document, ctx: CheckContext) -> Iterator[H
                 continue
             server = acme.get("caServer") or acme.get("caserver")
             if not isinstance(server, str) or ctx.external(server):
-                where = (*path, name, "acme", "caServer") if isinstance(server, str) else (*path, name, "acme")
+                where = (
+                    (*path, name, "acme", "caServer")
+                    if isinstance(server, str)
+                    else (*path, name, "acme")
+                )
                 yield Hit(where, str(server or "Let's Encrypt (default caServer)"), str(name))
     for path, items in _lists(doc.data):
-        flags = [i for i in items if isinstance(i, str) and i.lower().startswith("--certificatesresolvers.")]
+        flags = [
+            i
+            for i in items
+            if isinstance(i, str) and i.lower().startswith("--certificatesresolvers.")
+        ]
         resolvers: dict[str, str | None] = {}
         for flag in flags:
             parts = flag.split("=", 1)[0].split(".")
@@ -386,7 +415,10 @@ def ai_gateway_external_backend(doc: Document, ctx: CheckContext) -> Iterator[Hi
     if doc.doc_type != KUBERNETES:
         return
     data, hosted = doc.data, set(ctx.params.get("hosted_providers", ()))
-    if doc.kind in ("KongPlugin", "KongClusterPlugin") and data.get("plugin") in ("ai-proxy", "ai-proxy-advanced"):
+    if doc.kind in ("KongPlugin", "KongClusterPlugin") and data.get("plugin") in (
+        "ai-proxy",
+        "ai-proxy-advanced",
+    ):
         config = data.get("config") if isinstance(data.get("config"), dict) else {}
         targets = config.get("targets") if data.get("plugin") == "ai-proxy-advanced" else [config]
         for i, target in enumerate(targets if isinstance(targets, list) else []):
@@ -394,12 +426,20 @@ def ai_gateway_external_backend(doc: Document, ctx: CheckContext) -> Iterator[Hi
             if not isinstance(model, dict):
                 continue
             upstream = get_path(model, "options", "upstream_url")
-            base: Path = ("config", "targets", i, "model") if data.get("plugin") == "ai-proxy-advanced" else ("config", "model")
+            base: Path = (
+                ("config", "targets", i, "model")
+                if data.get("plugin") == "ai-proxy-advanced"
+                else ("config", "model")
+            )
             if isinstance(upstream, str):
                 if ctx.external(upstream):
-                    yield Hit((*base, "options", "upstream_url"), upstream, str(model.get("provider", "")))
+                    yield Hit(
+                        (*base, "options", "upstream_url"), upstream, str(model.get("provider", ""))
+                    )
             elif str(model.get("provider", "")).lower() in hosted:
-                yield Hit((*base, "provider"), str(model.get("provider")), str(model.get("provider")))
+                yield Hit(
+                    (*base, "provider"), str(model.get("provider")), str(model.get("provider"))
+                )
     elif doc.kind == "AIService":
         spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
         for provider, block in spec.items():
@@ -422,7 +462,13 @@ def ai_gateway_external_backend(doc: Document, ctx: CheckContext) -> Iterator[Hi
             yield Hit(("spec", "service"), service, doc.name)
 
 
-_APPROVAL_KEYS = ("requireApproval", "requiresApproval", "manual_approval", "approvalRequired", "requireManualApproval")
+_APPROVAL_KEYS = (
+    "requireApproval",
+    "requiresApproval",
+    "manual_approval",
+    "approvalRequired",
+    "requireManualApproval",
+)
 
 
 def ai_gateway_fallback_unapproved(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
@@ -435,7 +481,9 @@ def ai_gateway_fallback_unapproved(doc: Document, ctx: CheckContext) -> Iterator
             if sub is None or approved_by_annotation:
                 continue
             targets = [v for _, v in walk_strings(sub)] if not isinstance(sub, str) else [sub]
-            external = [t for t in targets if ("://" in t and ctx.external(t)) or t.lower() in hosted]
+            external = [
+                t for t in targets if ("://" in t and ctx.external(t)) or t.lower() in hosted
+            ]
             if not external:
                 continue
             if _approved(sub) or _approved(node):
@@ -447,9 +495,13 @@ def ai_gateway_fallback_unapproved(doc: Document, ctx: CheckContext) -> Iterator
                 continue
             priority = backend.get("priority")
             url = backend.get("url")
-            if isinstance(priority, int) and priority > 1 and isinstance(url, str) and ctx.external(url):
-                if not _approved(backend):
-                    yield Hit(("spec", "backends", i), url, str(backend.get("name", i)))
+            if (
+                isinstance(priority, int)
+                and priority > 1
+                and isinstance(url, str)
+                and ctx.external(url)
+            ) and not _approved(backend):
+                yield Hit(("spec", "backends", i), url, str(backend.get("name", i)))
 
 
 def _approved(node: Any) -> bool:
@@ -466,7 +518,9 @@ def traefik_hub_airgap_disabled(doc: Document, ctx: CheckContext) -> Iterator[Hi
         if offline is True or airgap is True:
             continue
         where = (*path, "offline") if "offline" in node else path
-        yield Hit(where, f"hub.offline: {_text(offline) if offline is not None else 'unset'}", "hub")
+        yield Hit(
+            where, f"hub.offline: {_text(offline) if offline is not None else 'unset'}", "hub"
+        )
     for path, items in _lists(doc.data):
         args = [i.lower() for i in items if isinstance(i, str)]
         if any(a.startswith("--hub.token") for a in args) and not any(
@@ -525,48 +579,71 @@ def collect_facts(doc: Document) -> Iterator[Fact]:
     if doc.doc_type != KUBERNETES:
         return
     ns = doc.namespace or ""
-    base = {"path": doc.path, "line": doc.line, "resource": doc.resource}
+
+    def make(kind: str, namespace: str, **extra: Any) -> Fact:
+        return Fact(kind, namespace, doc.path, doc.line, doc.resource, **extra)
+
     if doc.kind == "Namespace":
-        yield Fact("namespace", doc.name, **base)
+        yield make("namespace", doc.name)
     for path, _spec in pod_specs(doc):
-        labels = get_path(doc.data, *path[:-1], "metadata", "labels") if path[-1] == "spec" else None
+        labels = (
+            get_path(doc.data, *path[:-1], "metadata", "labels") if path[-1] == "spec" else None
+        )
         if doc.kind == "Pod":
             labels = get_path(doc.data, "metadata", "labels")
-        yield Fact("pod", ns, labels=_str_map(labels), **base)
+        yield make("pod", ns, labels=_str_map(labels))
     if doc.kind == "Service":
         spec = doc.data.get("spec") if isinstance(doc.data.get("spec"), dict) else {}
         selector = spec.get("selector")
         if spec.get("type") != "ExternalName" and isinstance(selector, dict) and selector:
-            yield Fact("service", ns, selector=_str_map(selector), pointer="/spec/selector", **base)
+            yield make("service", ns, selector=_str_map(selector), pointer="/spec/selector")
     if doc.kind == "NetworkPolicy":
         spec = doc.data.get("spec") if isinstance(doc.data.get("spec"), dict) else {}
         selector = spec.get("podSelector")
         types = spec.get("policyTypes") or []
-        selects_all = isinstance(selector, dict) and not selector.get("matchLabels") and not selector.get("matchExpressions")
+        selects_all = (
+            isinstance(selector, dict)
+            and not selector.get("matchLabels")
+            and not selector.get("matchExpressions")
+        )
         if selects_all and "Egress" in types and not spec.get("egress"):
-            yield Fact("default-deny", ns, **base)
-        elif isinstance(selector, dict) and selector.get("matchLabels") and not selector.get("matchExpressions"):
-            yield Fact("netpol", ns, selector=_str_map(selector["matchLabels"]), pointer="/spec/podSelector", **base)
+            yield make("default-deny", ns)
+        elif (
+            isinstance(selector, dict)
+            and selector.get("matchLabels")
+            and not selector.get("matchExpressions")
+        ):
+            yield make(
+                "netpol",
+                ns,
+                selector=_str_map(selector["matchLabels"]),
+                pointer="/spec/podSelector",
+            )
 
 
 def _str_map(value: Any) -> dict[str, str]:
     return {str(k): _text(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
-def namespace_without_default_deny(facts: list[Fact], params: dict[str, Any]) -> Iterator[tuple[Fact, Hit]]:
+def namespace_without_default_deny(
+    facts: list[Fact], params: dict[str, Any]
+) -> Iterator[tuple[Fact, Hit]]:
     """Namespaces (declared, or used by workloads) with no default-deny egress policy."""
     protected = {f.namespace for f in facts if f.type == "default-deny"}
     seen: dict[str, Fact] = {}
     for fact in facts:
-        if fact.type == "namespace" or (fact.type == "pod" and fact.namespace not in seen):
-            if fact.type == "namespace" or fact.namespace not in seen:
-                seen[fact.namespace] = fact if fact.type == "namespace" else seen.get(fact.namespace, fact)
+        if fact.type == "namespace":
+            seen[fact.namespace] = fact  # the Namespace object is the best place to point at
+        elif fact.type == "pod":
+            seen.setdefault(fact.namespace, fact)
     for namespace, fact in sorted(seen.items()):
         if namespace not in protected and namespace not in params.get("exempt", ()):
             yield fact, Hit((), namespace, namespace)
 
 
-def _selects_nothing(kind: str) -> Callable[[list[Fact], dict[str, Any]], Iterator[tuple[Fact, Hit]]]:
+def _selects_nothing(
+    kind: str,
+) -> Callable[[list[Fact], dict[str, Any]], Iterator[tuple[Fact, Hit]]]:
     def check(facts: list[Fact], params: dict[str, Any]) -> Iterator[tuple[Fact, Hit]]:
         pods: dict[str, list[dict[str, str]]] = {}
         for fact in facts:
@@ -603,4 +680,3 @@ CROSS_CHECKS: dict[str, Callable[[list[Fact], dict[str, Any]], Iterator[tuple[Fa
     "networkpolicy-selects-nothing": _selects_nothing("netpol"),
 }
 """Cross-document checks, evaluated on the facts of every input."""
-

@@ -23,14 +23,39 @@ DOCUMENT_TYPES = (KUBERNETES, HELM_VALUES, HELM_CHART, KUSTOMIZATION, GITLAB_CI)
 
 CLUSTER_SCOPED_KINDS = frozenset(
     {
-        "APIService", "CSIDriver", "CSINode", "CertificateSigningRequest", "ClusterIssuer",
-        "ClusterRole", "ClusterRoleBinding", "ComponentStatus", "CustomResourceDefinition",
-        "FlowSchema", "GatewayClass", "IngressClass", "KongClusterPlugin", "MutatingWebhookConfiguration",
-        "Namespace", "Node", "PersistentVolume", "PodSecurityPolicy", "PriorityClass",
-        "PriorityLevelConfiguration", "RuntimeClass", "StorageClass", "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration", "VolumeAttachment",
-        "VolumeSnapshotClass", "CiliumClusterwideNetworkPolicy", "ClusterPolicy",
-        "ClusterSecretStore", "ClusterIssuerList", "GlobalNetworkPolicy", "ClusterServingRuntime",
+        "APIService",
+        "CSIDriver",
+        "CSINode",
+        "CertificateSigningRequest",
+        "ClusterIssuer",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ComponentStatus",
+        "CustomResourceDefinition",
+        "FlowSchema",
+        "GatewayClass",
+        "IngressClass",
+        "KongClusterPlugin",
+        "MutatingWebhookConfiguration",
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "PodSecurityPolicy",
+        "PriorityClass",
+        "PriorityLevelConfiguration",
+        "RuntimeClass",
+        "StorageClass",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ValidatingWebhookConfiguration",
+        "VolumeAttachment",
+        "VolumeSnapshotClass",
+        "CiliumClusterwideNetworkPolicy",
+        "ClusterPolicy",
+        "ClusterSecretStore",
+        "ClusterIssuerList",
+        "GlobalNetworkPolicy",
+        "ClusterServingRuntime",
     }
 )
 """Kinds that live outside any namespace; ``Cluster*`` kinds are treated the same way."""
@@ -169,9 +194,7 @@ class Discovery:
     errors: list[InputIssue]
 
 
-def discover(
-    paths: list[str], include: tuple[str, ...], exclude: tuple[str, ...]
-) -> Discovery:
+def discover(paths: list[str], include: tuple[str, ...], exclude: tuple[str, ...]) -> Discovery:
     """Expand paths into files. Named files are always read; directories are walked with the
     include/exclude globs, ``.gitignore``/``.airgapignore`` files, and without following
     directory links (no loops, no escaping the tree)."""
@@ -199,17 +222,19 @@ def discover(
 
 def _walk(
     root: str,
-    include: pathspec.PathSpec,
-    exclude: pathspec.PathSpec,
+    include: pathspec.PathSpec[Any],
+    exclude: pathspec.PathSpec[Any],
     files: list[str],
     skipped: list[Skipped],
     errors: list[InputIssue],
 ) -> None:
     root_real = os.path.realpath(root)
-    ignores: list[tuple[str, pathspec.PathSpec]] = []
+    ignores: list[tuple[str, pathspec.PathSpec[Any]]] = []
 
     def onerror(exc: OSError) -> None:
-        errors.append(InputIssue(str(exc.filename or root), f"cannot read directory: {exc.strerror}"))
+        errors.append(
+            InputIssue(str(exc.filename or root), f"cannot read directory: {exc.strerror}")
+        )
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
         rel_dir = os.path.relpath(dirpath, root)
@@ -223,8 +248,8 @@ def _walk(
                     continue
                 ignores.append((rel_dir, pathspec.GitIgnoreSpec.from_lines(lines)))
 
-        def ignored(rel: str, ignores: list[tuple[str, pathspec.PathSpec]] = ignores) -> bool:
-            return any(spec.match_file(rel[len(base):]) for base, spec in ignores) or (
+        def ignored(rel: str, ignores: list[tuple[str, pathspec.PathSpec[Any]]] = ignores) -> bool:
+            return any(spec.match_file(rel[len(base) :]) for base, spec in ignores) or (
                 exclude.match_file(rel)
             )
 
@@ -266,9 +291,9 @@ def walk_strings(
         if isinstance(value, str):
             yield here, value
         elif isinstance(value, dict):
-            stack.extend((here + (k,), v) for k, v in reversed(list(value.items())))
+            stack.extend(((*here, k), v) for k, v in reversed(list(value.items())))
         elif isinstance(value, list):
-            stack.extend((here + (i,), v) for i, v in reversed(list(enumerate(value))))
+            stack.extend(((*here, i), v) for i, v in reversed(list(enumerate(value))))
 
 
 def get_path(node: Any, *path: str | int) -> Any:
@@ -276,7 +301,11 @@ def get_path(node: Any, *path: str | int) -> Any:
     for segment in path:
         if isinstance(node, dict) and isinstance(segment, str):
             node = node.get(segment)
-        elif isinstance(node, list) and isinstance(segment, int) and -len(node) <= segment < len(node):
+        elif (
+            isinstance(node, list)
+            and isinstance(segment, int)
+            and -len(node) <= segment < len(node)
+        ):
             node = node[segment]
         else:
             return None

@@ -23,8 +23,16 @@ import jsonschema_rs
 from airgap_cli import __version__
 from airgap_cli.core.config import Config
 from airgap_cli.core.errors import InputError, RuleError
-from airgap_cli.core.findings import Finding, InputIssue, InputRecord, Location, Report, Skipped
-from airgap_cli.core.findings import Suppressed, fingerprint
+from airgap_cli.core.findings import (
+    Finding,
+    InputIssue,
+    InputRecord,
+    Location,
+    Report,
+    Skipped,
+    Suppressed,
+    fingerprint,
+)
 from airgap_cli.core.hosts import Boundary
 from airgap_cli.core.rules import Rule, RuleCheck, builtin_rule_dirs, load_rules
 from airgap_cli.core.yamlio import check_bytes, decode, line_of, load_documents, read_limited
@@ -150,7 +158,9 @@ class LintEngine:
             except InputError:
                 if "{{" in text:
                     result.skipped.append(
-                        Skipped(path, "Helm template, not YAML: lint `helm template … | airgap lint -`")
+                        Skipped(
+                            path, "Helm template, not YAML: lint `helm template … | airgap lint -`"
+                        )
                     )
                     return result
                 raise
@@ -186,7 +196,7 @@ class LintEngine:
         findings: list[Finding] = []
         flagged: set[tuple[str | int, ...]] = set()
         targets: dict[str, list[Target]] = {}
-        for rule, check, validator, target_name in self._checks_for(doc):
+        for rule, _check, validator, target_name in self._checks_for(doc):
             if target_name not in targets:
                 targets[target_name] = list(TARGETS[target_name](doc))
             for target in targets[target_name]:
@@ -200,18 +210,22 @@ class LintEngine:
             (r for r in self.rules if r.python in checks.DOCUMENT_CHECKS),
             key=lambda r: r.params.get("order", 0),
         ):
-            for hit in checks.DOCUMENT_CHECKS[rule.python or ""](doc, context.with_params(rule.params)):
+            for hit in checks.DOCUMENT_CHECKS[rule.python or ""](
+                doc, context.with_params(rule.params)
+            ):
                 line = hit.line or line_of(doc.data, hit.path, doc.line)
-                findings.append(self._finding(rule, doc, hit.path, line, hit.evidence, hit.label, hit))
+                findings.append(
+                    self._finding(rule, doc, hit.path, line, hit.evidence, hit.label, hit)
+                )
                 flagged.add(hit.path)
         for finding in findings:
-            directive = inline.find(finding.rule_id, finding.location.line) or next(
+            silencer = inline.find(finding.rule_id, finding.location.line) or next(
                 (d for d in ignores if d.covers(finding.rule_id)), None
             )
-            if directive is None:
+            if silencer is None:
                 result.findings.append(finding)
             else:
-                result.suppressed.append(Suppressed(finding, directive.reason, directive.source))
+                result.suppressed.append(Suppressed(finding, silencer.reason, silencer.source))
         for fact in checks.collect_facts(doc):
             fact.ignores = {
                 rule.id: d.reason
@@ -329,8 +343,10 @@ class LintEngine:
         results = [self.lint_file("-", stdin or b"")] if "-" in files else []
         if workers <= 1 or not big or len(disk_files) < 2:
             return results + [self.lint_file(f) for f in disk_files]
-        chunks = [disk_files[i::workers * 4] for i in range(workers * 4)]
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(self,)) as pool:
+        chunks = [disk_files[i :: workers * 4] for i in range(workers * 4)]
+        with ProcessPoolExecutor(
+            max_workers=workers, initializer=_init_worker, initargs=(self,)
+        ) as pool:
             for chunk_results in pool.map(_lint_chunk, chunks):
                 results += chunk_results
         return results
@@ -359,7 +375,9 @@ def _total_size(files: Iterable[str]) -> int:
     return total
 
 
-def _errors(validator: Any, target: Target) -> Iterator[tuple[tuple[str | int, ...], int | None, Any]]:
+def _errors(
+    validator: Any, target: Target
+) -> Iterator[tuple[tuple[str | int, ...], int | None, Any]]:
     seen: set[tuple[str | int, ...]] = set()
     for error in validator.iter_errors(target.value):
         relative = tuple(error.instance_path)

@@ -13,29 +13,43 @@ def render(rules: list[Rule]) -> str:
     lines = [
         "# Rule reference",
         "",
-        "Generated from `rules/` by `make docs` (`python -m airgap_cli.lint.ruledocs docs/rules.md`);",
-        "a test fails when this file is out of date. Ids are stable across versions.",
+        "Generated from `rules/` by `make docs`",
+        "(`python -m airgap_cli.lint.ruledocs docs/rules.md`); a test fails when this file is out",
+        "of date. Ids are stable across versions.",
         "",
         "| Rule | Severity | Applies to | Title |",
         "|---|---|---|---|",
     ]
+    lines += [
+        f"| [`{r.id}`](#{r.id}) | {r.severity.value} | {_applies(r)} | {r.title} |" for r in rules
+    ]
     for rule in rules:
-        lines.append(f"| [`{rule.id}`](#{rule.id}) | {rule.severity.value} | {_applies(rule)} | {rule.title} |")
-    for rule in rules:
-        lines += ["", f"## {rule.id}", "", f"**{rule.title}** — severity `{rule.severity.value}`, "
-                  f"defined in `{rule.source}`.", ""]
+        lines += [
+            "",
+            f"## {rule.id}",
+            "",
+            f"**{rule.title}** — severity `{rule.severity.value}`, defined in `{rule.source}`.",
+            "",
+        ]
         if rule.description:
             lines += [rule.description.strip(), ""]
         lines += [f"Fix: {rule.remediation.strip()}", ""]
         if rule.compliance:
             lines += ["Controls: " + ", ".join(f"`{c}`" for c in rule.compliance), ""]
-        how = f"Python check `{rule.python}`" if rule.python else "JSON Schema condition on " + ", ".join(
-            f"`{c.target}`" for c in rule.checks
+        how = (
+            f"Python check `{rule.python}`"
+            if rule.python
+            else "JSON Schema condition on " + ", ".join(f"`{c.target}`" for c in rule.checks)
         )
         lines += [f"Evaluation: {how}.", ""]
         example = rule.tests["fail"][0]
-        lines += [f"Failing example (`{example.get('file', 'manifest.yaml')}`):", "", "```yaml",
-                  example["content"].rstrip(), "```"]
+        lines += [
+            f"Failing example (`{example.get('file', 'manifest.yaml')}`):",
+            "",
+            "```yaml",
+            example["content"].rstrip(),
+            "```",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -60,7 +60,8 @@ class InlineIgnores:
             if _COMMENT_ONLY_LINE.match(line):
                 applies_to = number + 1
                 while applies_to <= len(lines) and (
-                    not lines[applies_to - 1].strip() or _COMMENT_ONLY_LINE.match(lines[applies_to - 1])
+                    not lines[applies_to - 1].strip()
+                    or _COMMENT_ONLY_LINE.match(lines[applies_to - 1])
                 ):
                     applies_to += 1
             self.by_line.setdefault(applies_to, []).append(directive)

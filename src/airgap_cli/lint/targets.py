@@ -13,8 +13,15 @@ from typing import Any
 
 from airgap_cli.core.hosts import is_templated, parse_image
 from airgap_cli.core.yamlio import LineDict, line_of
-from airgap_cli.lint.documents import GITLAB_CI, HELM_VALUES, KUBERNETES, KUSTOMIZATION
-from airgap_cli.lint.documents import Document, get_path, new_linedict
+from airgap_cli.lint.documents import (
+    GITLAB_CI,
+    HELM_VALUES,
+    KUBERNETES,
+    KUSTOMIZATION,
+    Document,
+    get_path,
+    new_linedict,
+)
 
 Path = tuple[str | int, ...]
 
@@ -41,8 +48,20 @@ POD_SPEC_PATHS: tuple[Path, ...] = (
 )
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 CI_RESERVED = frozenset(
-    {"stages", "variables", "include", "default", "workflow", "image", "services", "cache",
-     "before_script", "after_script", "types", "pages:deploy"}
+    {
+        "stages",
+        "variables",
+        "include",
+        "default",
+        "workflow",
+        "image",
+        "services",
+        "cache",
+        "before_script",
+        "after_script",
+        "types",
+        "pages:deploy",
+    }
 )
 CI_SCRIPT_KEYS = ("before_script", "script", "after_script")
 
@@ -82,10 +101,14 @@ def _containers(doc: Document, lists: tuple[str, ...]) -> Iterator[Target]:
                     # The pod-level securityContext applies to every container; rules see both.
                     value = new_linedict(container)
                     value["podSecurityContext"] = pod_security
-                    value.key_lines["podSecurityContext"] = line_of(spec, ["securityContext"], 0) or 0
+                    value.key_lines["podSecurityContext"] = (
+                        line_of(spec, ["securityContext"], 0) or 0
+                    )
                 where = (*path, list_name, i)
                 yield Target(
-                    where, value, str(container.get("name") or f"{list_name}[{i}]"),
+                    where,
+                    value,
+                    str(container.get("name") or f"{list_name}[{i}]"),
                     line_of(doc.data, where, doc.line),
                 )
 
@@ -222,7 +245,9 @@ def ci_script_lines(doc: Document) -> Iterator[tuple[Path, str, str]]:
                 yield from _script_items(doc, (name, key), scope.get(key), name)
 
 
-def _script_items(doc: Document, path: Path, value: Any, job: str) -> Iterator[tuple[Path, str, str]]:
+def _script_items(
+    doc: Document, path: Path, value: Any, job: str
+) -> Iterator[tuple[Path, str, str]]:
     if isinstance(value, str):
         yield path, job, value
     elif isinstance(value, list):

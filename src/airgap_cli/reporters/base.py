@@ -14,7 +14,7 @@ class RenderOptions:
     """What a reporter may need beyond the report itself."""
 
     fail_on: str = "high"
-    """Threshold used by formats that mark pass/fail (JUnit failures, SARIF levels stay per severity)."""
+    """Threshold for formats that mark pass/fail (JUnit failures); SARIF keeps severities."""
     tool_uri: str = "https://example.invalid/airgap"
     """``informationUri`` for SARIF; overridable so nothing external is implied."""
 
