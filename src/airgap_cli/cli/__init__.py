@@ -27,7 +27,7 @@ COMMANDS: list[tuple[str, Callable[..., None]]] = [
 """Every command, registered once; only commands that work are listed."""
 
 for _name, _command in COMMANDS:
-    app.command(_name)(_command)  # type: ignore[type-var]
+    app.command(_name)(_command)
 
 
 def _version(value: bool) -> None:

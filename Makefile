@@ -1,0 +1,44 @@
+# The two set-up commands of the README: `make demo` and `make test`. Nothing else is needed on a
+# fresh machine with Python 3.11 and the package registries.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit docs bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## demo: create the virtualenv, install, and check the bundled demo platform (findings expected)
+demo: $(STAMP)
+	@$(BIN)/airgap check fixtures/demo; status=$$?; \
+	if [ $$status -ne 1 ]; then echo "demo: expected exit 1 (findings), got $$status" >&2; exit 1; fi; \
+	echo; echo "demo: exit code 1 = findings at or above --fail-on (as intended for this demo)"
+
+## test: lint, type-check and run the whole suite
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -n 2 tests
+
+## docs: regenerate docs/rules.md from rules/
+docs: $(STAMP)
+	$(BIN)/python -m airgap_cli.lint.ruledocs docs/rules.md
+
+## bench: the lint benchmark (see benchmarks/README.md)
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_lint.py --count 10000
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
