@@ -37,6 +37,8 @@ _C_PARSER_MAX_OPENERS = 20_000
 JSON goes to ``json.loads`` and YAML to the pure-Python loader, which stops at Python's recursion
 limit instead."""
 _PARSE_STACK = 512 * 1024 * 1024
+_MAIN_STACK_MAX_OPENERS = 1_000
+"""Below this nesting bound (about 2.5 KiB of C stack a level) the caller's stack is plenty."""
 
 
 class LineDict(dict[str, Any]):
@@ -163,7 +165,9 @@ def decode(data: bytes, path: str) -> str:
 def load_documents(text: str, path: str, *, json_file: bool = False) -> list[RawDocument]:
     """Every document of a YAML stream (or one JSON document), with lines, within the limits."""
     openers = text.count("[") + text.count("{")
-    if openers <= _C_PARSER_MAX_OPENERS:
+    if openers <= _MAIN_STACK_MAX_OPENERS:
+        docs = _load_all(text, path, _LineLoader)  # shallow enough for any thread's stack
+    elif openers <= _C_PARSER_MAX_OPENERS:
         docs = _run_with_big_stack(lambda: _load_all(text, path, _LineLoader))
     elif json_file:
         docs = [RawDocument(0, 1, _load_json(text, path))]

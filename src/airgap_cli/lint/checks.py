@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -242,19 +243,26 @@ def _lists(node: Any) -> list[tuple[Path, list[Any]]]:
 
 def _path_matches(pattern: str, path: Path) -> bool:
     """Catalogue paths: ``*`` one key, ``**`` zero or more keys, ``[]`` any list item."""
-    parts = pattern.split(".")
-    keys = [p if isinstance(p, str) else "[]" for p in path]
+    last = pattern.rsplit(".", 1)[-1]
+    if last not in ("*", "**", "[]") and (not path or path[-1] != last):
+        return False  # the cheap test first: most scalars end in another key
+    keys = "\x1f".join(p if isinstance(p, str) else "[]" for p in path)
+    return _compiled_path(pattern).fullmatch(keys) is not None
 
-    def match(i: int, j: int) -> bool:
-        if i == len(parts):
-            return j == len(keys)
-        if parts[i] == "**":
-            return any(match(i + 1, k) for k in range(j, len(keys) + 1))
-        if j < len(keys) and (parts[i] == "*" or parts[i] == keys[j]):
-            return match(i + 1, j + 1)
-        return False
 
-    return match(0, 0)
+@lru_cache(maxsize=256)
+def _compiled_path(pattern: str) -> re.Pattern[str]:
+    parts = []
+    for part in pattern.split("."):
+        if part == "**":
+            parts.append("(?:[^\x1f]*\x1f)*")
+        elif part == "*":
+            parts.append("[^\x1f]*\x1f")
+        else:
+            parts.append(re.escape(part) + "\x1f")
+    return re.compile(
+        "".join(parts)[: -len("\x1f")] if parts[-1].endswith("\x1f") else "".join(parts)
+    )
 
 
 _OTEL_KEY = re.compile(r"(?i)(otel|otlp|opentelemetry|tracing|traces|telemetry|collector|exporter)")
