@@ -204,8 +204,14 @@ def telemetry_not_disabled(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
 
 
 def _settings(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
-    dotted: list[tuple[Path, Any]] = list(_scalars(doc.data))
-    lists = _lists(doc.data)
+    # Only keys that end a catalogue path can match: index by last key, walk the document once.
+    last_keys = {str(s["path"]).rsplit(".", 1)[-1] for s in ctx.catalogue.settings}
+    dotted: list[tuple[Path, Any]] = [
+        (path, value) for path, value in _scalars(doc.data) if path and path[-1] in last_keys
+    ]
+    lists = [(path, items) for path, items in _lists(doc.data) if path and path[-1] in last_keys]
+    if not dotted and not lists:
+        return
     for setting in ctx.catalogue.settings:
         if setting.get("package") == "traefik-hub":
             continue  # traefik-hub-airgap-disabled reports it with its own remediation
