@@ -116,7 +116,7 @@ def named_values(doc: Document) -> Iterator[tuple[Path, str, str]]:
                 if isinstance(value, str | int | float | bool):
                     yield (*path, "variables", key), key, _text(value)
     elif doc.doc_type == HELM_VALUES:
-        for path, value in _scalars(data):
+        for path, value in doc.walk().scalars:
             key = path[-1] if path else ""
             if isinstance(key, str):
                 yield path, key, _text(value)
@@ -124,18 +124,6 @@ def named_values(doc: Document) -> Iterator[tuple[Path, str, str]]:
                 parent = get_path(data, *path[:-1])
                 if isinstance(parent, dict) and isinstance(parent.get("name"), str):
                     yield path, parent["name"], _text(value)
-
-
-def _scalars(node: Any) -> Iterator[tuple[Path, Any]]:
-    stack: list[tuple[Path, Any]] = [((), node)]
-    while stack:
-        here, value = stack.pop()
-        if isinstance(value, dict):
-            stack.extend(((*here, k), v) for k, v in value.items())
-        elif isinstance(value, list):
-            stack.extend(((*here, i), v) for i, v in enumerate(value))
-        elif value is not None:
-            yield here, value
 
 
 _DOTENV = re.compile(r"^\s*(?:export\s+)?([A-Z][A-Z0-9_]{2,})\s*[=:]\s*['\"]?([^'\"\n#]*)", re.M)
@@ -165,7 +153,7 @@ def external_url(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
     """Every external URL in any string value, where no more specific rule already reported it."""
     ignore = tuple(ctx.lint.ignore_urls) + tuple(ctx.params.get("ignore_urls", ()))
     skip_keys = set(ctx.params.get("skip_keys", ()))
-    for path, text in walk_strings(doc.data):
+    for path, text in doc.walk().strings():
         if path in ctx.flagged or (path and path[-1] in skip_keys) or "://" not in text:
             continue
         for match in _iter_external(ctx, text, ignore):
@@ -207,9 +195,9 @@ def _settings(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
     # Only keys that end a catalogue path can match: index by last key, walk the document once.
     last_keys = {str(s["path"]).rsplit(".", 1)[-1] for s in ctx.catalogue.settings}
     dotted: list[tuple[Path, Any]] = [
-        (path, value) for path, value in _scalars(doc.data) if path and path[-1] in last_keys
+        (path, value) for path, value in doc.walk().scalars if path and path[-1] in last_keys
     ]
-    lists = [(path, items) for path, items in _lists(doc.data) if path and path[-1] in last_keys]
+    lists = [(p, items) for p, items in doc.walk().lists if p and p[-1] in last_keys]
     if not dotted and not lists:
         return
     for setting in ctx.catalogue.settings:
@@ -232,19 +220,6 @@ def _settings(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
             if _path_matches(pattern, path) and _text(value).lower() not in disable:
                 name = ".".join(str(p) for p in path)
                 yield Hit(path, f"{name}: {_text(value)}", name, {"fix": f"set it to {disable[0]}"})
-
-
-def _lists(node: Any) -> list[tuple[Path, list[Any]]]:
-    found: list[tuple[Path, list[Any]]] = []
-    stack: list[tuple[Path, Any]] = [((), node)]
-    while stack:
-        here, value = stack.pop()
-        if isinstance(value, dict):
-            stack.extend(((*here, k), v) for k, v in value.items())
-        elif isinstance(value, list):
-            found.append((here, value))
-            stack.extend(((*here, i), v) for i, v in enumerate(value))
-    return found
 
 
 def _path_matches(pattern: str, path: Path) -> bool:
@@ -282,7 +257,7 @@ def otel_endpoint_external(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
         if is_otel and ctx.external(value):
             yield Hit(path, value, name)
     if doc.doc_type in (KUBERNETES, HELM_VALUES):
-        for path, value in walk_strings(doc.data):
+        for path, value in doc.walk().strings():
             key = path[-1] if path else ""
             if not isinstance(key, str) or not key.lower().endswith("endpoint"):
                 continue
@@ -380,7 +355,9 @@ def gitlab_ci_deploy_without_verify(doc: Document, ctx: CheckContext) -> Iterato
 
 def ingress_public_acme_resolver(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
     """Traefik ACME certificate resolvers that would call a public CA (Let's Encrypt by default)."""
-    for path, node in _dicts(doc.data):
+    index = doc.walk()
+    resolver_dicts = index.dicts if index.keys & {"certificatesResolvers", "certResolvers"} else []
+    for path, node in resolver_dicts:
         if not path or str(path[-1]) not in ("certificatesResolvers", "certResolvers"):
             continue
         for name, resolver in node.items():
@@ -395,7 +372,7 @@ def ingress_public_acme_resolver(doc: Document, ctx: CheckContext) -> Iterator[H
                     else (*path, name, "acme")
                 )
                 yield Hit(where, str(server or "Let's Encrypt (default caServer)"), str(name))
-    for path, items in _lists(doc.data):
+    for path, items in index.lists:
         flags = [
             i
             for i in items
@@ -411,17 +388,6 @@ def ingress_public_acme_resolver(doc: Document, ctx: CheckContext) -> Iterator[H
         for name, server in resolvers.items():
             if server is None or ctx.external(server):
                 yield Hit(path, server or "Let's Encrypt (default caServer)", name)
-
-
-def _dicts(node: Any) -> Iterator[tuple[Path, dict[str, Any]]]:
-    stack: list[tuple[Path, Any]] = [((), node)]
-    while stack:
-        here, value = stack.pop()
-        if isinstance(value, dict):
-            yield here, value
-            stack.extend(((*here, k), v) for k, v in value.items())
-        elif isinstance(value, list):
-            stack.extend(((*here, i), v) for i, v in enumerate(value))
 
 
 def ai_gateway_external_backend(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
@@ -489,8 +455,10 @@ def ai_gateway_fallback_unapproved(doc: Document, ctx: CheckContext) -> Iterator
     """Fallbacks to cloud LLMs that fire without a human approval."""
     hosted = set(ctx.params.get("hosted_providers", ()))
     approved_by_annotation = bool(doc.annotations().get("airgap.dev/approved-fallback"))
-    for path, node in _dicts(doc.data):
-        for key in ("fallback", "fallbacks", "failover", "fallbackModels"):
+    index = doc.walk()
+    fallback_keys = ("fallback", "fallbacks", "failover", "fallbackModels")
+    for path, node in index.dicts if index.keys.intersection(fallback_keys) else []:
+        for key in fallback_keys:
             sub = node.get(key)
             if sub is None or approved_by_annotation:
                 continue
@@ -524,7 +492,8 @@ def _approved(node: Any) -> bool:
 
 def traefik_hub_airgap_disabled(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
     """Traefik Hub in use (a token is set) without offline mode."""
-    for path, node in _dicts(doc.data):
+    index = doc.walk()
+    for path, node in index.dicts if "hub" in index.keys else []:
         if not path or path[-1] != "hub" or "token" not in node:
             continue
         offline = node.get("offline")
@@ -535,7 +504,7 @@ def traefik_hub_airgap_disabled(doc: Document, ctx: CheckContext) -> Iterator[Hi
         yield Hit(
             where, f"hub.offline: {_text(offline) if offline is not None else 'unset'}", "hub"
         )
-    for path, items in _lists(doc.data):
+    for path, items in index.lists:
         args = [i.lower() for i in items if isinstance(i, str)]
         if any(a.startswith("--hub.token") for a in args) and not any(
             a in ("--hub.offline", "--hub.offline=true") for a in args

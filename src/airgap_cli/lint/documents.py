@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -67,6 +67,45 @@ CONFIG_FILES = frozenset({"airgap.yaml", "airgap.yml", ".airgap.yaml"})
 
 
 @dataclass(slots=True)
+class DocIndex:
+    """Every mapping, sequence and scalar of a document with its path, from one walk.
+
+    Several checks look at every node; sharing one iterative walk keeps them cheap and
+    depth-safe. ``keys`` lets a check skip documents that cannot concern it.
+    """
+
+    dicts: list[tuple[tuple[str | int, ...], dict[str, Any]]]
+    lists: list[tuple[tuple[str | int, ...], list[Any]]]
+    scalars: list[tuple[tuple[str | int, ...], Any]]
+    keys: frozenset[str]
+
+    @classmethod
+    def build(cls, node: Any) -> DocIndex:
+        """Walk ``node`` once (iteratively: nesting depth is no risk)."""
+        dicts: list[tuple[tuple[str | int, ...], dict[str, Any]]] = []
+        lists: list[tuple[tuple[str | int, ...], list[Any]]] = []
+        scalars: list[tuple[tuple[str | int, ...], Any]] = []
+        keys: set[str] = set()
+        stack: list[tuple[tuple[str | int, ...], Any]] = [((), node)]
+        while stack:
+            here, value = stack.pop()
+            if isinstance(value, dict):
+                dicts.append((here, value))
+                keys.update(value)
+                stack.extend(((*here, k), v) for k, v in value.items())
+            elif isinstance(value, list):
+                lists.append((here, value))
+                stack.extend(((*here, i), v) for i, v in enumerate(value))
+            elif value is not None:
+                scalars.append((here, value))
+        return cls(dicts, lists, scalars, frozenset(keys))
+
+    def strings(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """Every string scalar with its path."""
+        return ((p, v) for p, v in self.scalars if isinstance(v, str))
+
+
+@dataclass(slots=True)
 class Document:
     """One YAML document (or one item of a Kubernetes ``List``) and what it is."""
 
@@ -80,6 +119,13 @@ class Document:
     name: str = ""
     namespace: str | None = None
     pointer_prefix: tuple[str | int, ...] = ()
+    _index: DocIndex | None = field(default=None, repr=False, compare=False)
+
+    def walk(self) -> DocIndex:
+        """The shared walk of this document (built on first use)."""
+        if self._index is None:
+            self._index = DocIndex.build(self.data)
+        return self._index
 
     @property
     def resource(self) -> str:

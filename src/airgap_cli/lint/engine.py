@@ -86,6 +86,10 @@ class LintEngine:
         self._compiled: dict[tuple[str, str, str], list[tuple[Rule, RuleCheck, Any, str]]] = {}
         self._validators: dict[int, Any] | None = None
         self._catalogue: checks.Catalogue | None = None
+        self._python_rules = sorted(
+            (r for r in rules if r.python in checks.DOCUMENT_CHECKS),
+            key=lambda r: int(r.params.get("order", 0)),
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         return {"rules": self.rules, "config": self.config}
@@ -206,13 +210,9 @@ class LintEngine:
                     findings.append(self._finding(rule, doc, path, line, value, target.label))
                     flagged.add(path)
         context = CheckContext(self.config.boundary, self.config.lint, self.catalogue(), flagged)
-        for rule in sorted(
-            (r for r in self.rules if r.python in checks.DOCUMENT_CHECKS),
-            key=lambda r: r.params.get("order", 0),
-        ):
-            for hit in checks.DOCUMENT_CHECKS[rule.python or ""](
-                doc, context.with_params(rule.params)
-            ):
+        for rule in self._python_rules:
+            rule_context = context.with_params(rule.params) if rule.params else context
+            for hit in checks.DOCUMENT_CHECKS[rule.python or ""](doc, rule_context):
                 line = hit.line or line_of(doc.data, hit.path, doc.line)
                 findings.append(
                     self._finding(rule, doc, hit.path, line, hit.evidence, hit.label, hit)
