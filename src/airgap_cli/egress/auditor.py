@@ -1,0 +1,258 @@
+"""The packet loop: answer every packet the workload sends, record it, attribute it first.
+
+One thread, one ``select`` over the TUN device and a pidfd of the workload. Answers are crafted
+with raw ``struct`` code (``packets``): DNS from the sinkhole, RST for TCP (or a handshake to read
+the first bytes in capture mode), ICMP port-unreachable for UDP. The answer is written only after
+attribution, so a TCP connect() or a DNS lookup cannot return before its process is known.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import select
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from airgap_cli.egress import packets
+from airgap_cli.egress.attribution import ProcessTable, SockDiag, attribute
+from airgap_cli.egress.events import ALLOWED, DENIED, Attempt
+from airgap_cli.egress.sandbox import SINKHOLE_DNS_V4, SINKHOLE_DNS_V6
+
+DNS_PORT = 53
+CAPTURE_LIMIT = 8192
+"""Bytes read from a captured connection before giving up on SNI/Host."""
+CAPTURE_TIMEOUT = 3.0
+"""Seconds a captured connection may stay silent (server-speaks-first protocols) before RST."""
+
+
+@dataclass
+class AuditOptions:
+    """How the auditor answers."""
+
+    nxdomain: bool = False
+    """Answer every query NXDOMAIN instead of a synthetic address."""
+    capture: bool = False
+    """Complete TCP handshakes to read TLS SNI / HTTP Host / CONNECT, then reset."""
+    is_allowed: Callable[[str, str | None, str | None, int | None], bool] | None = None
+    """Allowlist predicate (protocol, name, address, port); allowed attempts are marked."""
+
+
+@dataclass
+class _Capture:
+    attempt: Attempt
+    isn: int
+    next_seq: int
+    started: float
+    data: bytearray = field(default_factory=bytearray)
+
+
+class Auditor:
+    """Records and answers; ``attempts`` is the evidence, in order."""
+
+    def __init__(
+        self,
+        tun_fd: int,
+        diag: SockDiag,
+        table: ProcessTable,
+        options: AuditOptions | None = None,
+    ) -> None:
+        self.tun_fd = tun_fd
+        self.diag = diag
+        self.table = table
+        self.options = options or AuditOptions()
+        self.names = packets.SyntheticAddresses()
+        self.attempts: list[Attempt] = []
+        self.started = time.monotonic()
+        self.packets_seen = 0
+        self._captures: dict[tuple[str, int, str, int], _Capture] = {}
+
+    # --- the loop ------------------------------------------------------------------------
+    def run(self, child_pid: int) -> int:
+        """Serve until the setup child exits; returns its raw wait status."""
+        pidfd = os.pidfd_open(child_pid)
+        try:
+            while True:
+                ready, _, _ = select.select([self.tun_fd, pidfd], [], [], 0.5)
+                if self.tun_fd in ready:
+                    self._drain()
+                self._expire_captures()
+                if pidfd in ready:
+                    _, status = os.waitpid(child_pid, 0)
+                    self._drain()
+                    return status
+        finally:
+            os.close(pidfd)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                raw = os.read(self.tun_fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                return
+            self.packets_seen += 1
+            for reply in self.handle(raw):
+                try:
+                    os.write(self.tun_fd, reply)
+                except OSError:
+                    pass
+
+    # --- one packet ----------------------------------------------------------------------
+    def handle(self, raw: bytes) -> list[bytes]:
+        """Record ``raw`` and return the packets that answer it."""
+        pkt = packets.parse(raw)
+        if pkt is None or _ignored(pkt.dst):
+            return []
+        if pkt.protocol == socket.IPPROTO_UDP:
+            if pkt.dst_port == DNS_PORT:
+                query = packets.parse_dns_query(pkt.payload)
+                if query is not None:
+                    return self._dns(pkt, query)
+            return self._udp(pkt)
+        if pkt.protocol == socket.IPPROTO_TCP:
+            return self._tcp(pkt)
+        if pkt.protocol in (1, 58):
+            if _is_echo_request(pkt):
+                self._record(pkt, "icmp", "icmp", None)
+            return []
+        return []
+
+    def _dns(self, pkt: packets.Packet, query: packets.DnsQuery) -> list[bytes]:
+        if pkt.dst not in (SINKHOLE_DNS_V4, SINKHOLE_DNS_V6):
+            # A hard-coded resolver: the query is still answered by the sinkhole (so the name is
+            # known), and the resolver address itself is a direct-ip finding.
+            self._record(pkt, "udp", "direct-ip", socket.IPPROTO_UDP)
+        attempt = self._record(pkt, "dns", "dns", socket.IPPROTO_UDP, destination=query.name)
+        attempt.qtype = packets.QTYPE_NAMES.get(query.qtype, str(query.qtype))
+        attempt.port = None
+        if self.options.nxdomain:
+            return [packets.udp_reply(pkt, packets.dns_nxdomain(query))]
+        addresses: list[str] = []
+        if query.qtype == 1:
+            addresses = [self.names.ipv4_for(query.name)]
+        elif query.qtype == 28:
+            addresses = [self.names.ipv6_for(query.name)]
+        return [packets.udp_reply(pkt, packets.dns_answer(query, addresses))]
+
+    def _udp(self, pkt: packets.Packet) -> list[bytes]:
+        name = self.names.name_for(pkt.dst)
+        kind = "udp" if name else "direct-ip"
+        self._record(pkt, "udp", kind, socket.IPPROTO_UDP, destination=name)
+        return [packets.icmp_unreachable(pkt)]
+
+    def _tcp(self, pkt: packets.Packet) -> list[bytes]:
+        flags = pkt.tcp_flags
+        conn = (pkt.src, pkt.src_port or 0, pkt.dst, pkt.dst_port or 0)
+        if flags & packets.SYN and not flags & packets.ACK:
+            name = self.names.name_for(pkt.dst)
+            kind = "tcp" if name else "direct-ip"
+            attempt = self._record(pkt, "tcp", kind, socket.IPPROTO_TCP, destination=name)
+            if self.options.capture:
+                isn = random.getrandbits(32)
+                self._captures[conn] = _Capture(attempt, isn, pkt.seq + 1, time.monotonic())
+                return [
+                    packets.tcp_reply(
+                        pkt, flags=packets.SYN | packets.ACK, seq=isn, ack=pkt.seq + 1, mss=1400
+                    )
+                ]
+            return [packets.tcp_rst(pkt)]
+        capture = self._captures.get(conn)
+        if capture is None:
+            return [] if flags & packets.RST else [packets.tcp_rst(pkt)]
+        if flags & (packets.RST | packets.FIN):
+            self._captures.pop(conn, None)
+            return [] if flags & packets.RST else [packets.tcp_rst(pkt)]
+        if pkt.payload and pkt.seq == capture.next_seq:
+            capture.data += pkt.payload
+            capture.next_seq += len(pkt.payload)
+            if self._inspect(capture) or len(capture.data) >= CAPTURE_LIMIT:
+                self._captures.pop(conn, None)
+                return [
+                    packets.tcp_reply(
+                        pkt, flags=packets.RST | packets.ACK, seq=capture.isn + 1,
+                        ack=capture.next_seq,
+                    )
+                ]
+        return [
+            packets.tcp_reply(pkt, flags=packets.ACK, seq=capture.isn + 1, ack=capture.next_seq)
+        ]
+
+    def _inspect(self, capture: _Capture) -> bool:
+        """Fill SNI / Host / CONNECT from the first bytes; True once there is nothing more to read."""
+        data = bytes(capture.data)
+        attempt = capture.attempt
+        if data[:1] == b"\x16":
+            sni = packets.parse_sni(data)
+            if sni:
+                attempt.sni = sni
+                return True
+            return packets.tls_record_complete(data)
+        head = packets.parse_http_head(data)
+        if head is None:
+            return len(data) >= 16 and not data[:16].isascii()
+        if head.method == "CONNECT":
+            attempt.connect_target = head.target
+            attempt.kind = "proxy-connect"
+        else:
+            attempt.http_host = head.host or ""
+            attempt.http_path = head.target
+        return head.complete
+
+    def _expire_captures(self) -> None:
+        now = time.monotonic()
+        for conn, capture in list(self._captures.items()):
+            if now - capture.started > CAPTURE_TIMEOUT:
+                self._captures.pop(conn, None)
+
+    # --- recording -----------------------------------------------------------------------
+    def _record(
+        self,
+        pkt: packets.Packet,
+        protocol: str,
+        kind: str,
+        ip_protocol: int | None,
+        destination: str | None = None,
+    ) -> Attempt:
+        process, chain = (None, ())
+        if ip_protocol is not None and pkt.src_port is not None and pkt.dst_port is not None:
+            process, chain = attribute(
+                self.diag, self.table, ip_protocol, pkt.src, pkt.src_port, pkt.dst, pkt.dst_port
+            )
+        dest = destination or pkt.dst
+        allowed = self.options.is_allowed
+        verdict = (
+            ALLOWED
+            if allowed is not None and allowed(protocol, destination, pkt.dst, pkt.dst_port)
+            else DENIED
+        )
+        attempt = Attempt(
+            time=time.monotonic() - self.started,
+            protocol=protocol,
+            kind=kind,
+            destination=dest,
+            address=pkt.dst,
+            port=pkt.dst_port,
+            verdict=verdict,
+            process=process,
+            chain=chain,
+        )
+        self.attempts.append(attempt)
+        return attempt
+
+
+def _ignored(address: str) -> bool:
+    """Kernel chatter on the TUN (multicast, link-local) is not workload egress."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return True
+    return ip.is_multicast or ip.is_link_local or ip.is_unspecified
+
+
+def _is_echo_request(pkt: packets.Packet) -> bool:
+    return bool(pkt.payload) and pkt.payload[0] in (8, 128)

@@ -1,0 +1,323 @@
+"""The default-deny network sandbox (rung 1: network, mount and PID namespaces + a TUN device).
+
+Layout, so that nothing outlives the run:
+
+    auditor (this process) ──fork──> setup child: new net + mount namespaces, lo up, TUN
+                                     ``egress0`` with both default routes, private
+                                     resolv.conf/nsswitch.conf; passes the TUN and a sock_diag
+                                     socket back over SCM_RIGHTS; then a new PID namespace
+                                        └──fork──> init (PID 1 of that namespace): drops
+                                                   CAP_NET_ADMIN/CAP_NET_RAW, sets no_new_privs,
+                                                   forks the workload and reaps everything
+                                                        └──exec──> CMD ...
+
+When the workload exits, init exits and the kernel kills every process left in the PID namespace
+(detached daemons included). If the auditor dies, PR_SET_PDEATHSIG takes the setup child and init
+with it. The network namespace disappears with its last process and the auditor's TUN fd.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from airgap_cli.core.errors import AirgapError
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MS_BIND = 4096
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+PR_SET_PDEATHSIG = 1
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+CAP_NET_ADMIN, CAP_NET_RAW = 12, 13
+TUNSETIFF = 0x400454CA
+IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
+
+TUN_NAME = "egress0"
+TUN_MTU = 65000
+SINKHOLE_DNS_V4 = "198.18.0.53"
+SINKHOLE_DNS_V6 = "2001:db8:ae::53"
+TUN_ADDR_V4 = "198.19.255.254"
+TUN_ADDR_V6 = "2001:db8:ffff::2"
+MASKED_SOCKET_DIRS = ("/run/systemd/resolve", "/var/run/nscd", "/run/nscd", "/run/dbus")
+"""Host daemons reachable by path (resolvers, D-Bus) are hidden: they would resolve or connect
+outside the namespace."""
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+class SandboxError(AirgapError):
+    """The sandbox cannot be built on this machine (see ``airgap egress doctor``)."""
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"{what}: {os.strerror(code)}")
+
+
+def unshare(flags: int) -> None:
+    """unshare(2) (``os.unshare`` arrives only in Python 3.12)."""
+    _check(_libc.unshare(flags), "unshare")
+
+
+def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    """mount(2)."""
+    _check(
+        _libc.mount(
+            source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
+            data.encode() if data else None,
+        ),
+        f"mount {target}",
+    )
+
+
+def prctl(option: int, arg: int) -> None:
+    """prctl(2) with one argument."""
+    _check(_libc.prctl(option, arg, 0, 0, 0), f"prctl {option}")
+
+
+@dataclass(frozen=True)
+class SandboxHandles:
+    """What the auditor holds while the workload runs."""
+
+    pid: int
+    """The setup child; its exit status is the workload's."""
+    tun_fd: int
+    diag_sock: socket.socket
+    init_pid: int
+    """Host pid of the PID-namespace init, the root of the workload's process tree."""
+    workdir: Path
+
+
+def _open_tun() -> int:
+    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
+    ifr = struct.pack("16sH22x", TUN_NAME.encode(), IFF_TUN | IFF_NO_PI)
+    fcntl.ioctl(fd, TUNSETIFF, ifr)
+    return fd
+
+
+def _ip(*args: str) -> None:
+    ip = shutil.which("ip") or "/usr/sbin/ip"
+    subprocess.run([ip, *args], check=True, capture_output=True, timeout=10)
+
+
+def _configure_network() -> int:
+    _ip("link", "set", "lo", "up")
+    tun = _open_tun()
+    _ip("link", "set", TUN_NAME, "up", "mtu", str(TUN_MTU))
+    _ip("addr", "add", f"{TUN_ADDR_V4}/32", "dev", TUN_NAME)
+    _ip("route", "add", "default", "dev", TUN_NAME)
+    try:
+        _ip("-6", "addr", "add", f"{TUN_ADDR_V6}/128", "dev", TUN_NAME, "nodad")
+        _ip("-6", "route", "add", "default", "dev", TUN_NAME)
+    except subprocess.CalledProcessError:
+        pass  # IPv6 disabled in this kernel: nothing can leave over v6 either
+    return tun
+
+
+def _private_files(workdir: Path) -> None:
+    mount("none", "/", None, MS_REC | MS_PRIVATE)
+    for name in ("resolv.conf", "nsswitch.conf", "hosts"):
+        target = Path("/etc") / name
+        if target.exists():
+            mount(str(workdir / name), str(target), None, MS_BIND)
+    for directory in MASKED_SOCKET_DIRS:
+        if os.path.isdir(directory):
+            mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k")
+
+
+def _write_private_files(workdir: Path) -> None:
+    (workdir / "resolv.conf").write_text(
+        f"nameserver {SINKHOLE_DNS_V4}\nnameserver {SINKHOLE_DNS_V6}\noptions timeout:2 attempts:1\n"
+    )
+    (workdir / "nsswitch.conf").write_text("hosts: files dns\nnetworks: files\n")
+    (workdir / "hosts").write_text("127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n")
+
+
+def start(argv: list[str]) -> SandboxHandles:
+    """Build the sandbox and start ``argv`` in it, held until :func:`release` is called."""
+    if os.geteuid() != 0:
+        raise SandboxError(
+            "the network sandbox needs root (or user namespaces with a usable /dev/net/tun)",
+            hint="run `airgap egress doctor`",
+        )
+    if not os.path.exists("/dev/net/tun"):
+        raise SandboxError("/dev/net/tun is missing", hint="run `airgap egress doctor`")
+    workdir = Path(tempfile.mkdtemp(prefix="airgap-egress-"))
+    _write_private_files(workdir)
+    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # setup child: never returns
+        parent_sock.close()
+        _setup_child(argv, workdir, child_sock)
+    child_sock.close()
+    try:
+        message, fds, _, _ = socket.recv_fds(parent_sock, 1024, 2)
+    except OSError as exc:
+        raise SandboxError(f"sandbox setup failed: {exc}") from None
+    if len(fds) != 2:
+        _reap(pid)
+        raise SandboxError(f"sandbox setup failed: {message.decode(errors='replace').strip()}")
+    tun_fd, diag_fd = fds
+    os.set_blocking(tun_fd, False)
+    diag = socket.socket(fileno=diag_fd)
+    handles = SandboxHandles(pid, tun_fd, diag, 0, workdir)
+    _CONTROL[pid] = parent_sock
+    return handles
+
+
+_CONTROL: dict[int, socket.socket] = {}
+
+
+def release(handles: SandboxHandles) -> int:
+    """Let the workload start (the auditor is listening); returns the init's host pid."""
+    control = _CONTROL[handles.pid]
+    control.send(b"go")
+    reply = control.recv(64)
+    return int(reply.decode() or "0")
+
+
+def _setup_child(argv: list[str], workdir: Path, control: socket.socket) -> None:
+    status = 127
+    try:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        unshare(CLONE_NEWNET | CLONE_NEWNS)
+        tun = _configure_network()
+        _private_files(workdir)
+        diag = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, 4)
+        socket.send_fds(control, [b"ready"], [tun, diag.fileno()])
+        os.close(tun)
+        diag.close()
+        if control.recv(16) != b"go":
+            os._exit(125)
+        unshare(CLONE_NEWPID)
+        init = os.fork()
+        if init == 0:
+            control.close()
+            _init(argv)
+        control.send(str(init).encode())
+        control.close()
+        status = _wait_status(init)
+    except BaseException as exc:  # report the reason to the auditor, never a traceback
+        try:
+            control.send(f"{type(exc).__name__}: {exc}".encode()[:1000])
+        except OSError:
+            pass
+        status = 125
+    os._exit(status)
+
+
+def _init(argv: list[str]) -> None:
+    """PID 1 of the workload's PID namespace: drop the capabilities, run, reap, exit."""
+    try:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        try:
+            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        except OSError:
+            pass  # tools then see host pids; attribution is unaffected
+        for cap in (CAP_NET_ADMIN, CAP_NET_RAW):
+            prctl(PR_CAPBSET_DROP, cap)
+        prctl(PR_SET_NO_NEW_PRIVS, 1)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(sig, lambda s, f: _forward(s))
+        workload = os.fork()
+        if workload == 0:
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+                signal.signal(sig, signal.SIG_DFL)
+            try:
+                os.execvp(argv[0], argv)
+            except OSError as exc:
+                os.write(2, f"airgap: cannot run {argv[0]}: {exc.strerror}\n".encode())
+                os._exit(127 if exc.errno == errno.ENOENT else 126)
+        _WORKLOAD.append(workload)
+        status = _reap_all(workload)
+    except BaseException as exc:
+        os.write(2, f"airgap: sandbox init failed: {exc}\n".encode())
+        status = 125
+    os._exit(status)
+
+
+_WORKLOAD: list[int] = []
+
+
+def _forward(sig: int) -> None:
+    for pid in _WORKLOAD:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _reap_all(workload: int) -> int:
+    """Reap every child (orphans are re-parented to us) until the workload itself exits."""
+    while True:
+        try:
+            pid, raw = os.wait()
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return 125
+        if pid == workload:
+            return _decode(raw)
+
+
+def _wait_status(pid: int) -> int:
+    while True:
+        try:
+            _, raw = os.waitpid(pid, 0)
+            return _decode(raw)
+        except InterruptedError:
+            continue
+
+
+def _decode(raw: int) -> int:
+    if os.WIFSIGNALED(raw):
+        return 128 + os.WTERMSIG(raw)
+    return os.WEXITSTATUS(raw)
+
+
+def _reap(pid: int) -> int:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return _wait_status(pid)
+
+
+def finish(handles: SandboxHandles) -> int:
+    """Wait for the setup child (the workload's status) and clean up."""
+    status = _wait_status(handles.pid)
+    close(handles)
+    return status
+
+
+def close(handles: SandboxHandles) -> None:
+    """Release every resource (idempotent)."""
+    control = _CONTROL.pop(handles.pid, None)
+    if control is not None:
+        control.close()
+    for closer in (lambda: os.close(handles.tun_fd), handles.diag_sock.close):
+        try:
+            closer()
+        except OSError:
+            pass
+    shutil.rmtree(handles.workdir, ignore_errors=True)
