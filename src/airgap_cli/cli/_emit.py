@@ -56,8 +56,13 @@ def emit(
     fail_on: str,
     quiet: bool,
     no_color: bool,
+    status_when_clean: int = 0,
 ) -> None:
-    """Render the report as asked and exit 0/1/2 (never returns)."""
+    """Render the report as asked and exit 0/1/2 (never returns).
+
+    ``status_when_clean`` is the exit code when nothing reaches ``fail_on`` (``egress run``
+    returns the workload's own status then, so a failing test suite still fails the job).
+    """
     options = RenderOptions(fail_on=fail_on)
     for name, path in extra:
         write_atomic(path, get_reporter(name).render(report, options))
@@ -75,4 +80,5 @@ def emit(
             errors.print(f"error: {issue.diagnostics()}", markup=False, highlight=False)
         if not quiet and (fmt != "text" or output is not None):
             errors.print(summary_text(report))
-    raise typer.Exit(report.exit_code(fail_on))
+    code = report.exit_code(fail_on)
+    raise typer.Exit(code if code else status_when_clean)

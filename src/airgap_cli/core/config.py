@@ -56,6 +56,9 @@ class Config:
     lint: LintSettings = field(default_factory=LintSettings)
     fail_on: str | None = None
     baseline: Path | None = None
+    egress_allow: tuple[str, ...] = ()
+    """``egress.allow``: destinations the workload may reach (host globs, CIDRs, ports)."""
+    egress_baseline: Path | None = None
 
     @property
     def root(self) -> Path:
@@ -158,4 +161,10 @@ def _build(data: dict[str, Any], path: Path) -> Config:
         ),
         fail_on=data.get("fail_on"),
         baseline=root / baseline if baseline else None,
+        egress_allow=tuple((data.get("egress") or {}).get("allow", ())),
+        egress_baseline=(
+            root / data["egress"]["baseline"]
+            if (data.get("egress") or {}).get("baseline")
+            else None
+        ),
     )

@@ -237,6 +237,8 @@ class Report:
     """Seconds per phase, e.g. ``{"parse": 1.2, "rules": 0.3}``."""
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Metadata of every rule that ran, by id (title, severity, remediation, help), for SARIF."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """Pillar-specific evidence by pillar name (e.g. ``egress``: every attempt), kept in JSON."""
 
     def sorted_findings(self) -> list[Finding]:
         """Findings in stable order (file, line, rule)."""
@@ -268,6 +270,7 @@ class Report:
         self.errors += other.errors
         self.inputs += other.inputs
         self.rules.update(other.rules)
+        self.details.update(other.details)
         for phase, seconds in other.timings.items():
             key = f"{other.command}.{phase}" if other.command != self.command else phase
             self.timings[key] = self.timings.get(key, 0.0) + seconds
@@ -291,6 +294,8 @@ class Report:
             "errors": [e.to_dict() for e in self.errors],
             "inputs": [i.to_dict() for i in self.inputs],
             "timings": {k: round(v, 6) for k, v in self.timings.items()},
+            "rules": self.rules,
+            "details": self.details,
         }
 
     @classmethod
@@ -310,6 +315,8 @@ class Report:
             InputRecord(i["path"], i["sha256"], i["documents"]) for i in data.get("inputs", [])
         ]
         report.timings = dict(data.get("timings", {}))
+        report.rules = dict(data.get("rules", {}))
+        report.details = dict(data.get("details", {}))
         return report
 
 

@@ -8,6 +8,7 @@ attribution, so a TCP connect() or a DNS lookup cannot return before its process
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import random
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 from airgap_cli.egress import packets
 from airgap_cli.egress.attribution import ProcessTable, SockDiag, attribute
-from airgap_cli.egress.events import ALLOWED, DENIED, Attempt
+from airgap_cli.egress.events import ALLOWED, DENIED, Attempt, Process
 from airgap_cli.egress.sandbox import SINKHOLE_DNS_V4, SINKHOLE_DNS_V6
 
 DNS_PORT = 53
@@ -97,10 +98,8 @@ class Auditor:
                 return
             self.packets_seen += 1
             for reply in self.handle(raw):
-                try:
+                with contextlib.suppress(OSError):
                     os.write(self.tun_fd, reply)
-                except OSError:
-                    pass
 
     # --- one packet ----------------------------------------------------------------------
     def handle(self, raw: bytes) -> list[bytes]:
@@ -174,7 +173,9 @@ class Auditor:
                 self._captures.pop(conn, None)
                 return [
                     packets.tcp_reply(
-                        pkt, flags=packets.RST | packets.ACK, seq=capture.isn + 1,
+                        pkt,
+                        flags=packets.RST | packets.ACK,
+                        seq=capture.isn + 1,
                         ack=capture.next_seq,
                     )
                 ]
@@ -218,7 +219,8 @@ class Auditor:
         ip_protocol: int | None,
         destination: str | None = None,
     ) -> Attempt:
-        process, chain = (None, ())
+        process: Process | None = None
+        chain: tuple[Process, ...] = ()
         if ip_protocol is not None and pkt.src_port is not None and pkt.dst_port is not None:
             process, chain = attribute(
                 self.diag, self.table, ip_protocol, pkt.src, pkt.src_port, pkt.dst, pkt.dst_port
@@ -227,7 +229,8 @@ class Auditor:
         allowed = self.options.is_allowed
         verdict = (
             ALLOWED
-            if allowed is not None and allowed(protocol, destination, pkt.dst, pkt.dst_port)
+            if allowed is not None
+            and allowed(protocol, destination, None if destination else pkt.dst, pkt.dst_port)
             else DENIED
         )
         attempt = Attempt(

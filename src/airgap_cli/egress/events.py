@@ -137,8 +137,10 @@ def summarise(attempts: list[Attempt]) -> list[Destination]:
         entry.kinds.add(attempt.kind)
         entry.verdicts.add(attempt.verdict)
         entry.count += 1
-        name = " → ".join(p.name for p in attempt.chain) if attempt.chain else (
-            attempt.process.name if attempt.process else "?"
+        name = (
+            " → ".join(p.name for p in attempt.chain)
+            if attempt.chain
+            else (attempt.process.name if attempt.process else "?")
         )
         if name not in entry.processes:
             entry.processes.append(name)

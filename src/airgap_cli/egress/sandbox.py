@@ -18,6 +18,7 @@ with it. The network namespace disappears with its last process and the auditor'
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -77,11 +78,16 @@ def unshare(flags: int) -> None:
     _check(_libc.unshare(flags), "unshare")
 
 
-def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+def mount(
+    source: str, target: str, fstype: str | None, flags: int, data: str | None = None
+) -> None:
     """mount(2)."""
     _check(
         _libc.mount(
-            source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
+            source.encode(),
+            target.encode(),
+            fstype.encode() if fstype else None,
+            flags,
             data.encode() if data else None,
         ),
         f"mount {target}",
@@ -148,7 +154,9 @@ def _write_private_files(workdir: Path) -> None:
         f"nameserver {SINKHOLE_DNS_V4}\nnameserver {SINKHOLE_DNS_V6}\noptions timeout:2 attempts:1\n"
     )
     (workdir / "nsswitch.conf").write_text("hosts: files dns\nnetworks: files\n")
-    (workdir / "hosts").write_text("127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n")
+    (workdir / "hosts").write_text(
+        "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n"
+    )
 
 
 def start(argv: list[str]) -> SandboxHandles:
@@ -174,6 +182,9 @@ def start(argv: list[str]) -> SandboxHandles:
         message, fds, _, _ = socket.recv_fds(parent_sock, 1024, 2)
     except OSError as exc:
         raise SandboxError(f"sandbox setup failed: {exc}") from None
+    # The private files are bind-mounted by now: remove them at once, so that not even a
+    # SIGKILL of the auditor can leave them behind.
+    shutil.rmtree(workdir, ignore_errors=True)
     if len(fds) != 2:
         _reap(pid)
         raise SandboxError(f"sandbox setup failed: {message.decode(errors='replace').strip()}")
@@ -218,10 +229,8 @@ def _setup_child(argv: list[str], workdir: Path, control: socket.socket) -> None
         control.close()
         status = _wait_status(init)
     except BaseException as exc:  # report the reason to the auditor, never a traceback
-        try:
+        with contextlib.suppress(OSError):
             control.send(f"{type(exc).__name__}: {exc}".encode()[:1000])
-        except OSError:
-            pass
         status = 125
     os._exit(status)
 
@@ -230,10 +239,8 @@ def _init(argv: list[str]) -> None:
     """PID 1 of the workload's PID namespace: drop the capabilities, run, reap, exit."""
     try:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        try:
+        with contextlib.suppress(OSError):  # without it tools see host pids; harmless
             mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        except OSError:
-            pass  # tools then see host pids; attribution is unaffected
         for cap in (CAP_NET_ADMIN, CAP_NET_RAW):
             prctl(PR_CAPBSET_DROP, cap)
         prctl(PR_SET_NO_NEW_PRIVS, 1)
@@ -261,10 +268,8 @@ _WORKLOAD: list[int] = []
 
 def _forward(sig: int) -> None:
     for pid in _WORKLOAD:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def _reap_all(workload: int) -> int:
@@ -296,10 +301,8 @@ def _decode(raw: int) -> int:
 
 
 def _reap(pid: int) -> int:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     return _wait_status(pid)
 
 
@@ -315,9 +318,8 @@ def close(handles: SandboxHandles) -> None:
     control = _CONTROL.pop(handles.pid, None)
     if control is not None:
         control.close()
-    for closer in (lambda: os.close(handles.tun_fd), handles.diag_sock.close):
-        try:
-            closer()
-        except OSError:
-            pass
+    with contextlib.suppress(OSError):
+        os.close(handles.tun_fd)
+    with contextlib.suppress(OSError):
+        handles.diag_sock.close()
     shutil.rmtree(handles.workdir, ignore_errors=True)

@@ -1,0 +1,102 @@
+"""``egress run``: build the sandbox, serve the workload, and turn what it tried into a report."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from airgap_cli import __version__
+from airgap_cli.core.findings import Report
+from airgap_cli.egress import sandbox
+from airgap_cli.egress.attribution import ProcessTable, SockDiag
+from airgap_cli.egress.auditor import AuditOptions, Auditor
+from airgap_cli.egress.events import Attempt, destination_label, summarise
+
+RUNG = "netns+tun"
+GUARANTEE = (
+    "Every IPv4/IPv6 packet the workload's process tree sent toward a non-loopback address was "
+    "recorded and answered by the auditor (denied), or forwarded through a declared allowed path. "
+    "DNS names are recorded for every resolver-based lookup; TCP and DNS attempts are attributed "
+    "exactly (the answer waits for attribution), UDP best-effort. Not covered: path-based unix "
+    "sockets to host daemons other than the masked resolvers, egress by processes outside the tree "
+    "(e.g. a Docker daemon), and names behind DoH or hard-coded IPs (reported as direct-ip)."
+)
+
+
+@dataclass
+class EgressRun:
+    """Everything one sandboxed run produced."""
+
+    command: list[str]
+    exit_status: int
+    attempts: list[Attempt]
+    duration: float
+    packets: int
+    rung: str = RUNG
+    guarantee: str = GUARANTEE
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def details(self) -> dict[str, Any]:
+        """The evidence block of the JSON report (``details.egress``)."""
+        return {
+            "command": self.command,
+            "exit_status": self.exit_status,
+            "rung": self.rung,
+            "guarantee": self.guarantee,
+            "duration": round(self.duration, 3),
+            "packets": self.packets,
+            "options": self.options,
+            "destinations": [
+                {
+                    "protocol": d.key[0],
+                    "destination": d.key[1],
+                    "port": d.key[2],
+                    "label": destination_label(d.key),
+                    "kinds": sorted(d.kinds),
+                    "verdicts": sorted(d.verdicts),
+                    "count": d.count,
+                    "processes": d.processes,
+                }
+                for d in summarise(self.attempts)
+            ],
+            "attempts": [a.to_dict() for a in self.attempts],
+        }
+
+
+def run_workload(argv: list[str], options: AuditOptions | None = None) -> EgressRun:
+    """Run ``argv`` in the default-deny sandbox and record every outbound attempt."""
+    options = options or AuditOptions()
+    started = time.monotonic()
+    handles = sandbox.start(argv)
+    try:
+        auditor = Auditor(
+            handles.tun_fd, SockDiag(handles.diag_sock), ProcessTable(handles.pid), options
+        )
+        init_pid = sandbox.release(handles)
+        raw_status = auditor.run(handles.pid)
+    finally:
+        sandbox.close(handles)
+    status = os.waitstatus_to_exitcode(raw_status)
+    if status < 0:
+        status = 128 - status
+    hidden = {handles.pid, init_pid}
+    for attempt in auditor.attempts:
+        attempt.chain = tuple(p for p in attempt.chain if p.pid not in hidden)
+    return EgressRun(
+        command=list(argv),
+        exit_status=status,
+        attempts=auditor.attempts,
+        duration=time.monotonic() - started,
+        packets=auditor.packets_seen,
+        options={"nxdomain": options.nxdomain, "capture": options.capture},
+    )
+
+
+def empty_report(run: EgressRun) -> Report:
+    """A report carrying the run's evidence; findings are added by the policy layer."""
+    report = Report(command="egress-run", tool_version=__version__)
+    report.details["egress"] = run.details()
+    report.timings["run"] = run.duration
+    return report
