@@ -123,7 +123,9 @@ def test_detached_grandchild_is_attributed_with_its_chain_and_killed(tmp_path: P
     assert tcp.process is not None and "os.fork" in tcp.process.cmdline[-1]
     assert tcp.chain[-1] == tcp.process
     time.sleep(0.2)
-    assert subprocess.run(["pgrep", "-f", tag], capture_output=True).stdout == b"", "daemon survived"
+    assert subprocess.run(["pgrep", "-f", tag], capture_output=True).stdout == b"", (
+        "daemon survived"
+    )
 
 
 def test_workload_exit_status_is_kept() -> None:
@@ -156,7 +158,9 @@ def test_no_namespace_or_device_is_left_behind() -> None:
     run_workload(["sh", "-c", "true"])
     after = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     assert before == after
-    stale = [p for p in Path("/tmp").glob("airgap-egress-*") if time.time() - p.stat().st_mtime > 10]
+    stale = [
+        p for p in Path("/tmp").glob("airgap-egress-*") if time.time() - p.stat().st_mtime > 10
+    ]
     assert not stale
 
 
@@ -201,3 +205,47 @@ def test_killing_the_auditor_kills_the_workload(tmp_path: Path) -> None:
     time.sleep(0.5)
     leftover = subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True, text=True).stdout
     assert leftover.strip() == ""
+
+
+def test_allowed_path_reaches_a_loopback_mirror_and_denies_the_rest(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    from airgap_cli.egress.policy import Allowlist, parse_allow
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"mirror-ok"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    # 127.0.0.2 is host loopback too, but not in the sandbox's no_proxy: it goes via the proxy.
+    server = http.server.ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        allow = Allowlist([parse_allow(f"127.0.0.2/32:{port}")])
+        code = (
+            "import urllib.request as u, urllib.error as e\n"
+            f"print(u.urlopen('http://127.0.0.2:{port}/simple/', timeout=5).read().decode())\n"
+            "try: u.urlopen('http://evil.vendor.example/x', timeout=5)\n"
+            "except e.HTTPError as err: print('denied', err.code)\n"
+        )
+        out = tmp_path / "out.txt"
+        run = run_workload(
+            ["sh", "-c", f'{PY} -c "$0" > {out}', code],
+            AuditOptions(is_allowed=allow.allows, proxy=True),
+        )
+        assert run.exit_status == 0, out.read_text()
+        assert out.read_text().split() == ["mirror-ok", "denied", "403"]
+        verdicts = {(a.destination, a.port): a.verdict for a in run.attempts}
+        assert verdicts[("127.0.0.2", port)] == "allowed"
+        assert verdicts[("evil.vendor.example", 80)] == "denied"
+        assert all(a.process is not None for a in run.attempts)
+    finally:
+        server.shutdown()

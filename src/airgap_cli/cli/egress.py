@@ -34,7 +34,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-EGRESS_FAIL_ON = "high"
+EGRESS_FAIL_ON = "medium"
+"""A DNS lookup of an outside name (medium) already fails the job: it is an egress dependency."""
 
 AllowOpt = Annotated[
     list[str] | None,
@@ -106,7 +107,10 @@ def run_command(
         chosen = baseline or cfg.egress_baseline
         accepted = policy.load_egress_baseline(chosen) if chosen and not write_baseline_to else None
         options = AuditOptions(
-            nxdomain=dns == "nxdomain", capture=capture, is_allowed=allowlist.allows
+            nxdomain=dns == "nxdomain",
+            capture=capture,
+            is_allowed=allowlist.allows if allowlist.rules else None,
+            proxy=bool(allowlist.rules),
         )
         run = run_workload(command, options)
         result = empty_report(run)

@@ -14,6 +14,7 @@ import os
 import random
 import select
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ class AuditOptions:
     """Complete TCP handshakes to read TLS SNI / HTTP Host / CONNECT, then reset."""
     is_allowed: Callable[[str, str | None, str | None, int | None], bool] | None = None
     """Allowlist predicate (protocol, name, address, port); allowed attempts are marked."""
+    proxy: bool = False
+    """Open the allowed path: an HTTP proxy in the sandbox for allowlisted destinations."""
 
 
 @dataclass
@@ -70,6 +73,8 @@ class Auditor:
         self.started = time.monotonic()
         self.packets_seen = 0
         self._captures: dict[tuple[str, int, str, int], _Capture] = {}
+        self._lock = threading.Lock()
+        """sock_diag and the attempt list are shared with the proxy's threads."""
 
     # --- the loop ------------------------------------------------------------------------
     def run(self, child_pid: int) -> int:
@@ -222,9 +227,10 @@ class Auditor:
         process: Process | None = None
         chain: tuple[Process, ...] = ()
         if ip_protocol is not None and pkt.src_port is not None and pkt.dst_port is not None:
-            process, chain = attribute(
-                self.diag, self.table, ip_protocol, pkt.src, pkt.src_port, pkt.dst, pkt.dst_port
-            )
+            with self._lock:
+                process, chain = attribute(
+                    self.diag, self.table, ip_protocol, pkt.src, pkt.src_port, pkt.dst, pkt.dst_port
+                )
         dest = destination or pkt.dst
         allowed = self.options.is_allowed
         verdict = (
@@ -244,8 +250,30 @@ class Auditor:
             process=process,
             chain=chain,
         )
-        self.attempts.append(attempt)
+        self.record(attempt)
         return attempt
+
+    def record(self, attempt: Attempt) -> None:
+        """Append one attempt (thread-safe: the proxy records too)."""
+        with self._lock:
+            self.attempts.append(attempt)
+
+    def attributed(self, src: str, sport: int, dst: str, dport: int) -> Attempt:
+        """An attempt owned by the process behind a TCP connection inside the sandbox."""
+        with self._lock:
+            process, chain = attribute(
+                self.diag, self.table, socket.IPPROTO_TCP, src, sport, dst, dport
+            )
+        return Attempt(
+            time=time.monotonic() - self.started,
+            protocol="tcp",
+            kind="proxy-connect",
+            destination=dst,
+            address=dst,
+            port=dport,
+            process=process,
+            chain=chain,
+        )
 
 
 def _ignored(address: str) -> bool:

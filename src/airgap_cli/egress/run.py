@@ -13,6 +13,7 @@ from airgap_cli.egress import sandbox
 from airgap_cli.egress.attribution import ProcessTable, SockDiag
 from airgap_cli.egress.auditor import AuditOptions, Auditor
 from airgap_cli.egress.events import Attempt, destination_label, summarise
+from airgap_cli.egress.proxy import Proxy, ProxyContext
 
 RUNG = "netns+tun"
 GUARANTEE = (
@@ -69,14 +70,27 @@ def run_workload(argv: list[str], options: AuditOptions | None = None) -> Egress
     """Run ``argv`` in the default-deny sandbox and record every outbound attempt."""
     options = options or AuditOptions()
     started = time.monotonic()
-    handles = sandbox.start(argv)
+    handles = sandbox.start(argv, proxy=options.proxy)
+    proxy: Proxy | None = None
     try:
         auditor = Auditor(
             handles.tun_fd, SockDiag(handles.diag_sock), ProcessTable(handles.pid), options
         )
+        if handles.proxy_listener is not None:
+            proxy = Proxy(
+                handles.proxy_listener,
+                ProxyContext(
+                    is_allowed=options.is_allowed or (lambda *_: False),
+                    record=auditor.record,
+                    attribute=auditor.attributed,
+                ),
+            )
+            proxy.start()
         init_pid = sandbox.release(handles)
         raw_status = auditor.run(handles.pid)
     finally:
+        if proxy is not None:
+            proxy.stop()
         sandbox.close(handles)
     status = os.waitstatus_to_exitcode(raw_status)
     if status < 0:
@@ -90,7 +104,7 @@ def run_workload(argv: list[str], options: AuditOptions | None = None) -> Egress
         attempts=auditor.attempts,
         duration=time.monotonic() - started,
         packets=auditor.packets_seen,
-        options={"nxdomain": options.nxdomain, "capture": options.capture},
+        options={"nxdomain": options.nxdomain, "capture": options.capture, "proxy": options.proxy},
     )
 
 

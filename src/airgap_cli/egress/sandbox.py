@@ -56,6 +56,7 @@ SINKHOLE_DNS_V4 = "198.18.0.53"
 SINKHOLE_DNS_V6 = "2001:db8:ae::53"
 TUN_ADDR_V4 = "198.19.255.254"
 TUN_ADDR_V6 = "2001:db8:ffff::2"
+PROXY_LISTEN = ("127.0.0.1", 3128)
 MASKED_SOCKET_DIRS = ("/run/systemd/resolve", "/var/run/nscd", "/run/nscd", "/run/dbus")
 """Host daemons reachable by path (resolvers, D-Bus) are hidden: they would resolve or connect
 outside the namespace."""
@@ -110,6 +111,8 @@ class SandboxHandles:
     init_pid: int
     """Host pid of the PID-namespace init, the root of the workload's process tree."""
     workdir: Path
+    proxy_listener: socket.socket | None = None
+    """The in-sandbox ``127.0.0.1:3128`` listener (only with an allowed path)."""
 
 
 def _open_tun() -> int:
@@ -159,8 +162,12 @@ def _write_private_files(workdir: Path) -> None:
     )
 
 
-def start(argv: list[str]) -> SandboxHandles:
-    """Build the sandbox and start ``argv`` in it, held until :func:`release` is called."""
+def start(argv: list[str], *, proxy: bool = False) -> SandboxHandles:
+    """Build the sandbox and start ``argv`` in it, held until :func:`release` is called.
+
+    With ``proxy`` the sandbox also listens on ``127.0.0.1:3128`` (handed to the auditor) and
+    the workload gets ``HTTP(S)_PROXY`` pointing there: the allowed path.
+    """
     if os.geteuid() != 0:
         raise SandboxError(
             "the network sandbox needs root (or user namespaces with a usable /dev/net/tun)",
@@ -176,22 +183,25 @@ def start(argv: list[str]) -> SandboxHandles:
     pid = os.fork()
     if pid == 0:  # setup child: never returns
         parent_sock.close()
-        _setup_child(argv, workdir, child_sock)
+        _setup_child(argv, workdir, child_sock, proxy)
     child_sock.close()
     try:
-        message, fds, _, _ = socket.recv_fds(parent_sock, 1024, 2)
+        message, fds, _, _ = socket.recv_fds(parent_sock, 1024, 3)
     except OSError as exc:
         raise SandboxError(f"sandbox setup failed: {exc}") from None
     # The private files are bind-mounted by now: remove them at once, so that not even a
     # SIGKILL of the auditor can leave them behind.
     shutil.rmtree(workdir, ignore_errors=True)
-    if len(fds) != 2:
+    if len(fds) != (3 if proxy else 2):
+        for fd in fds:
+            os.close(fd)
         _reap(pid)
         raise SandboxError(f"sandbox setup failed: {message.decode(errors='replace').strip()}")
-    tun_fd, diag_fd = fds
+    tun_fd, diag_fd = fds[:2]
     os.set_blocking(tun_fd, False)
     diag = socket.socket(fileno=diag_fd)
-    handles = SandboxHandles(pid, tun_fd, diag, 0, workdir)
+    listener = socket.socket(fileno=fds[2]) if proxy else None
+    handles = SandboxHandles(pid, tun_fd, diag, 0, workdir, listener)
     _CONTROL[pid] = parent_sock
     return handles
 
@@ -207,7 +217,7 @@ def release(handles: SandboxHandles) -> int:
     return int(reply.decode() or "0")
 
 
-def _setup_child(argv: list[str], workdir: Path, control: socket.socket) -> None:
+def _setup_child(argv: list[str], workdir: Path, control: socket.socket, proxy: bool) -> None:
     status = 127
     try:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -215,9 +225,16 @@ def _setup_child(argv: list[str], workdir: Path, control: socket.socket) -> None
         tun = _configure_network()
         _private_files(workdir)
         diag = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, 4)
-        socket.send_fds(control, [b"ready"], [tun, diag.fileno()])
-        os.close(tun)
-        diag.close()
+        fds = [tun, diag.fileno()]
+        if proxy:
+            listener = socket.create_server(PROXY_LISTEN, backlog=128)
+            fds.append(listener.fileno())
+            for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+                os.environ[name] = f"http://{PROXY_LISTEN[0]}:{PROXY_LISTEN[1]}"
+            os.environ["no_proxy"] = os.environ["NO_PROXY"] = "localhost,127.0.0.1,::1"
+        socket.send_fds(control, [b"ready"], fds)
+        for fd in fds:
+            os.close(fd)
         if control.recv(16) != b"go":
             os._exit(125)
         unshare(CLONE_NEWPID)
@@ -322,4 +339,7 @@ def close(handles: SandboxHandles) -> None:
         os.close(handles.tun_fd)
     with contextlib.suppress(OSError):
         handles.diag_sock.close()
+    if handles.proxy_listener is not None:
+        with contextlib.suppress(OSError):
+            handles.proxy_listener.close()
     shutil.rmtree(handles.workdir, ignore_errors=True)
