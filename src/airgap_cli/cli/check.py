@@ -47,7 +47,7 @@ def check_command(
     verbose: VerboseOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """Run every static check for a repository (today: lint) into one combined report."""
+    """Run every static check for a repository (lint + egress scan) into one combined report."""
     setup_logging(verbose)
     with user_errors(verbose):
         if not path.is_dir():
@@ -75,5 +75,15 @@ def _lint(targets: list[str], cfg: Config) -> Report:
     return run_lint(targets, cfg)
 
 
-CHECKS: list[Callable[[list[str], Config], Report]] = [_lint]
+def _egress_scan(targets: list[str], cfg: Config) -> Report:
+    from dataclasses import replace
+
+    from airgap_cli.egress.scan import scan_paths
+
+    # YAML and JSON are the linter's: scanning them again would report the same switch twice.
+    lint = replace(cfg.lint, exclude=(*cfg.lint.exclude, "*.yaml", "*.yml", "*.json"))
+    return scan_paths(targets, replace(cfg, lint=lint))
+
+
+CHECKS: list[Callable[[list[str], Config], Report]] = [_lint, _egress_scan]
 """The static checks ``airgap check`` runs, in order; each pillar adds its own."""
