@@ -9,7 +9,6 @@ attribution, so a TCP connect() or a DNS lookup cannot return before its process
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import random
 import select
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 
 from airgap_cli.egress import packets
 from airgap_cli.egress.attribution import ProcessTable, SockDiag, attribute
-from airgap_cli.egress.events import ALLOWED, DENIED, Attempt, Process
+from airgap_cli.egress.events import ALLOWED, DENIED, Attempt
 from airgap_cli.egress.sandbox import SINKHOLE_DNS_V4, SINKHOLE_DNS_V6
 
 DNS_PORT = 53
@@ -73,6 +72,9 @@ class Auditor:
         self.started = time.monotonic()
         self.packets_seen = 0
         self._captures: dict[tuple[str, int, str, int], _Capture] = {}
+        self._pending: list[tuple[Attempt, int]] = []
+        """Attempts whose owner pid is known but whose command line and parents are read just
+        after the answer went out: only the pid lookup must precede the answer."""
         self._lock = threading.Lock()
         """sock_diag and the attempt list are shared with the proxy's threads."""
 
@@ -105,6 +107,7 @@ class Auditor:
             for reply in self.handle(raw):
                 with contextlib.suppress(OSError):
                     os.write(self.tun_fd, reply)
+            self._describe_pending()
 
     # --- one packet ----------------------------------------------------------------------
     def handle(self, raw: bytes) -> list[bytes]:
@@ -224,13 +227,11 @@ class Auditor:
         ip_protocol: int | None,
         destination: str | None = None,
     ) -> Attempt:
-        process: Process | None = None
-        chain: tuple[Process, ...] = ()
+        pid: int | None = None
         if ip_protocol is not None and pkt.src_port is not None and pkt.dst_port is not None:
             with self._lock:
-                process, chain = attribute(
-                    self.diag, self.table, ip_protocol, pkt.src, pkt.src_port, pkt.dst, pkt.dst_port
-                )
+                owner = self.diag.lookup(ip_protocol, pkt.src, pkt.src_port, pkt.dst, pkt.dst_port)
+                pid = self.table.owner_of(owner.inode) if owner is not None else None
         dest = destination or pkt.dst
         allowed = self.options.is_allowed
         verdict = (
@@ -247,11 +248,18 @@ class Auditor:
             address=pkt.dst,
             port=pkt.dst_port,
             verdict=verdict,
-            process=process,
-            chain=chain,
         )
+        if pid is not None:
+            self._pending.append((attempt, pid))
         self.record(attempt)
         return attempt
+
+    def _describe_pending(self) -> None:
+        with self._lock:
+            for attempt, pid in self._pending:
+                attempt.chain = self.table.chain(pid)
+                attempt.process = attempt.chain[-1] if attempt.chain else None
+            self._pending.clear()
 
     def record(self, attempt: Attempt) -> None:
         """Append one attempt (thread-safe: the proxy records too)."""
@@ -277,12 +285,14 @@ class Auditor:
 
 
 def _ignored(address: str) -> bool:
-    """Kernel chatter on the TUN (multicast, link-local) is not workload egress."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return True
-    return ip.is_multicast or ip.is_link_local or ip.is_unspecified
+    """Kernel chatter on the TUN (multicast, link-local) is not workload egress.
+
+    String tests on the canonical form ``inet_ntop`` gives: this runs for every packet.
+    """
+    if ":" in address:
+        return address.startswith(("ff", "fe8", "fe9", "fea", "feb")) or address == "::"
+    first = address.split(".", 1)[0]
+    return 224 <= int(first) <= 239 or address.startswith("169.254.") or address == "0.0.0.0"
 
 
 def _is_echo_request(pkt: packets.Packet) -> bool:

@@ -772,7 +772,7 @@ class SyntheticAddresses:
     def name_for(self, address: str) -> str | None:
         """The name an address was issued to, or ``None`` (a hard-coded IP, DoH, DoT...)."""
         name = self._owner.get(address)
-        if name is None:
+        if name is None and ":" in address:  # dotted IPv4 has one spelling; IPv6 has several
             try:
                 canonical = str(ipaddress.ip_address(address))
             except ValueError:
