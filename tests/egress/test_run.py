@@ -249,3 +249,23 @@ def test_allowed_path_reaches_a_loopback_mirror_and_denies_the_rest(tmp_path: Pa
         assert all(a.process is not None for a in run.attempts)
     finally:
         server.shutdown()
+
+
+def test_pcap_holds_every_packet_and_answer(tmp_path: Path) -> None:
+    from scapy.layers.inet import IP, TCP
+    from scapy.utils import rdpcap
+
+    from airgap_cli.egress.pcap import PcapWriter
+
+    path = tmp_path / "evidence.pcap"
+    writer = PcapWriter(path)
+    code = "import socket\ns = socket.socket(); s.settimeout(3)\ntry: s.connect(('203.0.113.7', 8443))\nexcept OSError: pass"
+    try:
+        run = run_workload([PY, "-c", code], AuditOptions(pcap=writer))
+    finally:
+        writer.close()
+    packets = [p for p in rdpcap(str(path)) if IP in p and TCP in p]
+    syn = [p for p in packets if p[TCP].flags == "S" and p[IP].dst == "203.0.113.7"]
+    rst = [p for p in packets if "R" in str(p[TCP].flags) and p[IP].src == "203.0.113.7"]
+    assert syn and rst and rst[0][TCP].dport == syn[0][TCP].sport
+    assert ("tcp", "203.0.113.7", 8443) in {a.key for a in run.attempts}

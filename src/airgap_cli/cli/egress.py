@@ -75,6 +75,12 @@ def run_command(
         ),
     ] = False,
     allow: AllowOpt = None,
+    pcap: Annotated[
+        Path | None,
+        typer.Option(
+            "--pcap", help="Write every packet and answer to this pcap file.", dir_okay=False
+        ),
+    ] = None,
     baseline: BaselineOpt = None,
     write_baseline_to: WriteBaselineOpt = None,
     fmt: FormatOpt = OutputFormat.TEXT,
@@ -106,13 +112,21 @@ def run_command(
         )
         chosen = baseline or cfg.egress_baseline
         accepted = policy.load_egress_baseline(chosen) if chosen and not write_baseline_to else None
+        from airgap_cli.egress.pcap import PcapWriter
+
+        writer = PcapWriter(pcap) if pcap is not None else None
         options = AuditOptions(
             nxdomain=dns == "nxdomain",
             capture=capture,
             is_allowed=allowlist.allows if allowlist.rules else None,
             proxy=bool(allowlist.rules),
+            pcap=writer,
         )
-        run = run_workload(command, options)
+        try:
+            run = run_workload(command, options)
+        finally:
+            if writer is not None:
+                writer.close()
         result = empty_report(run)
         destinations = summarise(run.attempts)
         findings, already = policy.egress_findings(destinations, accepted)

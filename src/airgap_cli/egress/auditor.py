@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from airgap_cli.egress import packets
 from airgap_cli.egress.attribution import ProcessTable, SockDiag, attribute
 from airgap_cli.egress.events import ALLOWED, DENIED, Attempt
+from airgap_cli.egress.pcap import PcapWriter
 from airgap_cli.egress.sandbox import SINKHOLE_DNS_V4, SINKHOLE_DNS_V6
 
 DNS_PORT = 53
@@ -42,6 +43,8 @@ class AuditOptions:
     """Allowlist predicate (protocol, name, address, port); allowed attempts are marked."""
     proxy: bool = False
     """Open the allowed path: an HTTP proxy in the sandbox for allowlisted destinations."""
+    pcap: PcapWriter | None = None
+    """Write every packet seen and every answer to this capture."""
 
 
 @dataclass
@@ -104,9 +107,14 @@ class Auditor:
             except OSError:
                 return
             self.packets_seen += 1
+            pcap = self.options.pcap
+            if pcap is not None:
+                pcap.write(raw)
             for reply in self.handle(raw):
                 with contextlib.suppress(OSError):
                     os.write(self.tun_fd, reply)
+                if pcap is not None:
+                    pcap.write(reply)
             self._describe_pending()
 
     # --- one packet ----------------------------------------------------------------------
