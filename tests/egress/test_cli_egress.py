@@ -90,3 +90,14 @@ def test_doctor_reports_the_machine(cli: Cli) -> None:
     result = cli("egress", "doctor", "--no-color")
     assert "namespaces" in result.stdout and "tun" in result.stdout  # type: ignore[attr-defined]
     assert result.exit_code == (0 if os.geteuid() == 0 else 1)  # type: ignore[attr-defined]
+
+
+def test_without_isolation_run_refuses_instead_of_running_unaudited(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    result = cli("egress", "run", "--", "touch", str(marker))
+    assert result.exit_code == 2  # type: ignore[attr-defined]
+    assert "needs root" in result.stderr and "egress doctor" in result.stderr  # type: ignore[attr-defined]
+    assert not marker.exists()
