@@ -326,6 +326,10 @@ def _stat(pid: int) -> _Stat | None:
     return _Stat(int(rest[1]), int(rest[19]), data[data.find(b"(") + 1 : close])
 
 
+SOCKET_FDS_KEPT = 4
+"""How many past socket fd numbers per pid the fast path tries."""
+
+
 class ProcessTable:
     """The workload's process tree, asked "who holds socket inode N?" many times a second.
 
@@ -341,6 +345,8 @@ class ProcessTable:
         self._last: dict[int, tuple[_Key, tuple[Process, int]]] = {}
         self._chains: dict[_Key, tuple[Process, ...]] = {}
         self._listed: dict[int, frozenset[str]] = {}
+        self._socket_fds: dict[int, list[str]] = {}
+        """Per pid, the fd numbers its recent matched sockets had (newest first)."""
         self._last_owner = 0
 
     def tree(self) -> list[int]:
@@ -384,7 +390,9 @@ class ProcessTable:
             # Whoever sent the last packet usually sends the next one.
             order.remove(self._last_owner)
             order.insert(0, self._last_owner)
-        owner = self._scan(order, target)
+        owner = self._probe(order, target)
+        if owner is None:
+            owner = self._scan(order, target)
         if owner is None and not fresh:
             # The sender may have been forked after the cached walk: look at the new pids only.
             known = set(pids)
@@ -394,6 +402,23 @@ class ProcessTable:
         if owner is not None:
             self._last_owner = owner
         return owner
+
+    def _probe(self, pids: list[int], target: str) -> int | None:
+        """Try the fd numbers where each pid held its matched sockets before: a process reuses
+        the same low fd for its next socket, so one readlink usually settles it (a burst of
+        connects then costs no directory listing at all)."""
+        for pid in pids:
+            for name in self._socket_fds.get(pid, ()):
+                with contextlib.suppress(*_VANISHED):
+                    if os.readlink(f"/proc/{pid}/fd/{name}") == target:
+                        return pid
+        return None
+
+    def _remember(self, pid: int, name: str) -> None:
+        known = [name, *(n for n in self._socket_fds.get(pid, ()) if n != name)][:SOCKET_FDS_KEPT]
+        self._socket_fds[pid] = known
+        if len(self._socket_fds) > 4096:
+            self._socket_fds.pop(next(iter(self._socket_fds)))
 
     def _scan(self, pids: list[int], target: str) -> int | None:
         """First pid with an fd whose link reads ``target``.
@@ -418,6 +443,7 @@ class ProcessTable:
                 for name in names:
                     with contextlib.suppress(*_VANISHED):
                         if os.readlink(name, dir_fd=directory) == target:
+                            self._remember(pid, name)
                             return pid
             except _VANISHED:
                 continue

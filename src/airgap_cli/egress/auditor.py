@@ -20,13 +20,18 @@ from dataclasses import dataclass, field
 
 from airgap_cli.egress import packets
 from airgap_cli.egress.attribution import ProcessTable, SockDiag, attribute
-from airgap_cli.egress.events import ALLOWED, DENIED, Attempt
+from airgap_cli.egress.events import ALLOWED, DENIED, Attempt, Process
 from airgap_cli.egress.pcap import PcapWriter
 from airgap_cli.egress.sandbox import SINKHOLE_DNS_V4, SINKHOLE_DNS_V6
 
 DNS_PORT = 53
 CAPTURE_LIMIT = 8192
 """Bytes read from a captured connection before giving up on SNI/Host."""
+SPIN_SECONDS = 0.0005
+"""How long the auditor polls for the next packet before sleeping in select."""
+CHAIN_REUSE = 0.25
+"""Seconds a process's command line and parents are reused for its next attempts: a burst from
+one process costs one /proc read, and a pid cannot be recycled within that time in practice."""
 CAPTURE_TIMEOUT = 3.0
 """Seconds a captured connection may stay silent (server-speaks-first protocols) before RST."""
 
@@ -78,6 +83,7 @@ class Auditor:
         self._pending: list[tuple[Attempt, int]] = []
         """Attempts whose owner pid is known but whose command line and parents are read just
         after the answer went out: only the pid lookup must precede the answer."""
+        self._recent_chains: dict[int, tuple[float, tuple[Process, ...]]] = {}
         self._lock = threading.Lock()
         """sock_diag and the attempt list are shared with the proxy's threads."""
 
@@ -99,13 +105,23 @@ class Auditor:
             os.close(pidfd)
 
     def _drain(self) -> None:
+        idle_since: float | None = None
         while True:
             try:
                 raw = os.read(self.tun_fd, 65536)
             except BlockingIOError:
+                # Poll a little before sleeping: a client that was just answered usually sends
+                # its next packet within microseconds, and waking a sleeping auditor costs more.
+                now = time.perf_counter()
+                if idle_since is None:
+                    idle_since = now
+                if now - idle_since < SPIN_SECONDS:
+                    os.sched_yield()  # let a workload sharing this core run meanwhile
+                    continue
                 return
             except OSError:
                 return
+            idle_since = None
             self.packets_seen += 1
             pcap = self.options.pcap
             if pcap is not None:
@@ -263,9 +279,14 @@ class Auditor:
         return attempt
 
     def _describe_pending(self) -> None:
+        now = time.monotonic()
         with self._lock:
             for attempt, pid in self._pending:
-                attempt.chain = self.table.chain(pid)
+                known = self._recent_chains.get(pid)
+                if known is None or known[0] < now:
+                    known = (now + CHAIN_REUSE, self.table.chain(pid))
+                    self._recent_chains[pid] = known
+                attempt.chain = known[1]
                 attempt.process = attempt.chain[-1] if attempt.chain else None
             self._pending.clear()
 
