@@ -128,3 +128,12 @@ def test_plain_text_when_piped_and_no_color(cli: Cli, write: Write) -> None:
     result = cli("lint", str(write("bad.yaml", DIRTY)), "--no-color")
     assert "\x1b[" not in result.stdout  # type: ignore[attr-defined]
     assert "service-externalname-public" in result.stdout  # type: ignore[attr-defined]
+
+
+def test_unwritable_output_is_one_line_and_exit_2(cli: Cli, write: Write, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    result = cli("lint", str(write("ok.yaml", CLEAN)), "-f", "json", "-o", str(blocker / "r.json"))
+    assert result.exit_code == 2  # type: ignore[attr-defined]
+    assert "cannot write the report" in result.stderr  # type: ignore[attr-defined]
+    assert "Traceback" not in result.stderr  # type: ignore[attr-defined]

@@ -6,10 +6,12 @@ the TUN device of a namespace the test run creates; nothing leaves the machine.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -269,3 +271,52 @@ def test_pcap_holds_every_packet_and_answer(tmp_path: Path) -> None:
     rst = [p for p in packets if "R" in str(p[TCP].flags) and p[IP].src == "203.0.113.7"]
     assert syn and rst and rst[0][TCP].dport == syn[0][TCP].sport
     assert ("tcp", "203.0.113.7", 8443) in {a.key for a in run.attempts}
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv missing")
+def test_unprivileged_user_gets_the_same_audit_through_a_user_namespace() -> None:
+    """As `nobody`, with the usual 0666 /dev/net/tun (this machine ships 0600: set for the test)."""
+    workdir = Path(tempfile.mkdtemp(prefix="airgap-unpriv-"))  # pytest's tmp is root-only
+    workdir.chmod(0o777)
+    report = workdir / "report.json"
+    mode = os.stat("/dev/net/tun").st_mode & 0o777
+    os.chmod("/dev/net/tun", 0o666)
+    try:
+        result = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                PY,
+                "-m",
+                "airgap_cli",
+                "egress",
+                "run",
+                "-q",
+                "-f",
+                "json",
+                "-o",
+                str(report),
+                "--",
+                "curl",
+                "-sS",
+                "--max-time",
+                "3",
+                "https://api.vendor.example/",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=workdir,
+            timeout=60,
+        )
+        egress = json.loads(report.read_text())["details"]["egress"] if report.exists() else None
+    finally:
+        os.chmod("/dev/net/tun", mode)
+        shutil.rmtree(workdir, ignore_errors=True)
+    assert result.returncode == 1, result.stderr
+    assert egress is not None
+    assert egress["rung"] == "userns+netns+tun"
+    tcp = [a for a in egress["attempts"] if a["protocol"] == "tcp"]
+    assert {(a["destination"], a["port"]) for a in tcp} == {("api.vendor.example", 443)}
+    assert all(a["process"]["cmdline"][0] == "curl" for a in tcp)

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from airgap_cli.cli._console import make_console, render, summary_text
-from airgap_cli.core.errors import UsageError
+from airgap_cli.core.errors import OutputError, UsageError
 from airgap_cli.core.findings import Report
 from airgap_cli.reporters import RenderOptions, get_reporter
 
@@ -31,7 +31,17 @@ def parse_reports(values: list[str] | None) -> list[tuple[str, Path]]:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename (no half-written reports)."""
+    """Write ``text`` to ``path`` via a temporary file and rename (no half-written reports).
+
+    An unwritable destination is an :class:`OutputError` (one line, exit 2), never a traceback.
+    """
+    try:
+        _write_atomic(path, text)
+    except OSError as exc:
+        raise OutputError(f"cannot write the report: {exc.strerror or exc}", path=path) from None
+
+
+def _write_atomic(path: Path, text: str) -> None:
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
@@ -64,16 +74,24 @@ def emit(
     returns the workload's own status then, so a failing test suite still fails the job).
     """
     options = RenderOptions(fail_on=fail_on)
-    for name, path in extra:
-        write_atomic(path, get_reporter(name).render(report, options))
     errors = make_console(no_color, stderr=True)
-    if fmt == "text" and output is None and sys.stdout.isatty():
+    try:
+        for name, path in extra:
+            write_atomic(path, get_reporter(name).render(report, options))
+        text = (
+            None
+            if fmt == "text" and output is None and sys.stdout.isatty()
+            else (get_reporter(fmt).render(report, options))
+        )
+        if text is not None and output is not None:
+            write_atomic(output, text)
+    except OutputError as exc:
+        errors.print(f"error: {exc.diagnostics()}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    if text is None:
         render(report, make_console(no_color))
     else:
-        text = get_reporter(fmt).render(report, options)
-        if output is not None:
-            write_atomic(output, text)
-        else:
+        if output is None:
             sys.stdout.write(text)
             sys.stdout.flush()
         for issue in report.errors:

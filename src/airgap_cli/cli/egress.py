@@ -315,9 +315,10 @@ def doctor_command(no_color: NoColorOpt = False) -> None:
     checks = diagnose()
     for check in checks:
         mark = "[green]ok[/]  " if check.ok else "[red]no[/]  "
-        console.print(f"{mark} {check.name:<11} {check.detail}")
+        console.print(mark, end=" ")
+        console.print(f"{check.name:<11} {check.detail}", markup=False)
         if check.fix:
-            console.print(f"       fix: {check.fix}", style="yellow")
+            console.print(f"       fix: {check.fix}", style="yellow", markup=False)
     possible = isolation_possible(checks)
     console.print(
         "full isolation (rung netns+tun) is available"

@@ -50,5 +50,9 @@ class RuleError(AirgapError):
     """A rule file is malformed, duplicated, or a rule set is empty (fail closed)."""
 
 
+class OutputError(AirgapError):
+    """A report cannot be written where it was asked to go."""
+
+
 class UsageError(AirgapError):
     """The command line asks for something impossible."""

@@ -49,15 +49,14 @@ def diagnose() -> list[Check]:
     checks.append(
         Check(
             "privileges",
-            root,
-            "running as root" if root else f"running as uid {os.geteuid()}",
-            ""
+            True,
+            "running as root: rung netns+tun"
             if root
-            else "run `airgap egress run` as root (CI jobs usually are); "
-            "unprivileged mode through user namespaces is not implemented yet",
+            else f"running as uid {os.geteuid()}: rung userns+netns+tun (user namespaces)",
         )
     )
-    ok, detail = _can_unshare(sandbox.CLONE_NEWNET | sandbox.CLONE_NEWNS | sandbox.CLONE_NEWPID)
+    flags = sandbox.CLONE_NEWNET | sandbox.CLONE_NEWNS | sandbox.CLONE_NEWPID
+    ok, detail = _can_unshare(flags if root else flags | sandbox.CLONE_NEWUSER)
     in_container = os.path.exists("/.dockerenv") or "docker" in _read("/proc/1/cgroup")
     checks.append(
         Check(
@@ -76,7 +75,19 @@ def diagnose() -> list[Check]:
     tun = "/dev/net/tun"
     if os.path.exists(tun):
         mode = stat.S_IMODE(os.stat(tun).st_mode)
-        checks.append(Check("tun", True, f"{tun} present (mode {mode:o})"))
+        usable = root or os.access(tun, os.R_OK | os.W_OK)
+        checks.append(
+            Check(
+                "tun",
+                usable,
+                f"{tun} present (mode {mode:o})"
+                + ("" if usable else ", not openable by this user"),
+                ""
+                if usable
+                else "make it mode 0666 (the kernel's default; a udev rule "
+                'KERNEL=="tun", MODE="0666"), or run as root',
+            )
+        )
     else:
         checks.append(
             Check(

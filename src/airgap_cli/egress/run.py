@@ -99,6 +99,7 @@ def run_workload(argv: list[str], options: AuditOptions | None = None) -> Egress
     for attempt in auditor.attempts:
         attempt.chain = tuple(p for p in attempt.chain if p.pid not in hidden)
     return EgressRun(
+        rung=sandbox.rung(),
         command=list(argv),
         exit_status=status,
         attempts=auditor.attempts,

@@ -37,6 +37,7 @@ from pathlib import Path
 from airgap_cli.core.errors import AirgapError
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_REC = 0x4000
@@ -168,13 +169,14 @@ def start(argv: list[str], *, proxy: bool = False) -> SandboxHandles:
     With ``proxy`` the sandbox also listens on ``127.0.0.1:3128`` (handed to the auditor) and
     the workload gets ``HTTP(S)_PROXY`` pointing there: the allowed path.
     """
-    if os.geteuid() != 0:
-        raise SandboxError(
-            "the network sandbox needs root (or user namespaces with a usable /dev/net/tun)",
-            hint="run `airgap egress doctor`",
-        )
     if not os.path.exists("/dev/net/tun"):
         raise SandboxError("/dev/net/tun is missing", hint="run `airgap egress doctor`")
+    if os.geteuid() != 0 and not os.access("/dev/net/tun", os.R_OK | os.W_OK):
+        raise SandboxError(
+            "without root the network sandbox needs a user namespace and a /dev/net/tun this "
+            "user can open (mode 0666, the default on most distributions)",
+            hint="run `airgap egress doctor`",
+        )
     workdir = Path(tempfile.mkdtemp(prefix="airgap-egress-"))
     _write_private_files(workdir)
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -188,7 +190,9 @@ def start(argv: list[str], *, proxy: bool = False) -> SandboxHandles:
     try:
         message, fds, _, _ = socket.recv_fds(parent_sock, 1024, 3)
     except OSError as exc:
-        raise SandboxError(f"sandbox setup failed: {exc}") from None
+        raise SandboxError(
+            f"sandbox setup failed: {exc}", hint="run `airgap egress doctor`"
+        ) from None
     # The private files are bind-mounted by now: remove them at once, so that not even a
     # SIGKILL of the auditor can leave them behind.
     shutil.rmtree(workdir, ignore_errors=True)
@@ -196,7 +200,10 @@ def start(argv: list[str], *, proxy: bool = False) -> SandboxHandles:
         for fd in fds:
             os.close(fd)
         _reap(pid)
-        raise SandboxError(f"sandbox setup failed: {message.decode(errors='replace').strip()}")
+        raise SandboxError(
+            f"sandbox setup failed: {message.decode(errors='replace').strip()}",
+            hint="run `airgap egress doctor`",
+        )
     tun_fd, diag_fd = fds[:2]
     os.set_blocking(tun_fd, False)
     diag = socket.socket(fileno=diag_fd)
@@ -217,11 +224,32 @@ def release(handles: SandboxHandles) -> int:
     return int(reply.decode() or "0")
 
 
+def _enter_user_namespace() -> None:
+    """Become root of a new user namespace (mapped to the caller) owning new net + mount ns.
+
+    The workload then runs as that namespaced root: files it writes belong to the caller, and
+    the capabilities it has stop at the namespace (CAP_NET_ADMIN/RAW are dropped anyway).
+    """
+    uid, gid = os.geteuid(), os.getegid()
+    unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS)
+    Path("/proc/self/setgroups").write_text("deny")
+    Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
+    Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
+
+
+def rung() -> str:
+    """The isolation this process gets: ``netns+tun`` as root, ``userns+netns+tun`` otherwise."""
+    return "netns+tun" if os.geteuid() == 0 else "userns+netns+tun"
+
+
 def _setup_child(argv: list[str], workdir: Path, control: socket.socket, proxy: bool) -> None:
     status = 127
     try:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        unshare(CLONE_NEWNET | CLONE_NEWNS)
+        if os.geteuid() == 0:
+            unshare(CLONE_NEWNET | CLONE_NEWNS)
+        else:
+            _enter_user_namespace()
         tun = _configure_network()
         _private_files(workdir)
         diag = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, 4)
