@@ -12,6 +12,9 @@ KINDS = ("dns", "tcp", "udp", "icmp", "direct-ip", "proxy-connect")
 """``direct-ip``: a TCP/UDP destination the DNS sinkhole never handed out (hard-coded IP, DoH, DoT)."""
 
 
+_INTERPRETERS = ("python", "node", "ruby", "perl", "bash", "sh", "java", "pypy")
+
+
 @dataclass(frozen=True, slots=True)
 class Process:
     """One process of the workload's tree."""
@@ -22,10 +25,18 @@ class Process:
 
     @property
     def name(self) -> str:
-        """Short name for tables (``git-remote-https``)."""
-        if self.cmdline:
-            return self.cmdline[0].rsplit("/", 1)[-1]
-        return self.exe.rsplit("/", 1)[-1] or str(self.pid)
+        """Short name for tables: ``git-remote-https``; for interpreters the script or module
+        they run (``pip (python3)``), which is what a reader recognises."""
+        if not self.cmdline:
+            return self.exe.rsplit("/", 1)[-1] or str(self.pid)
+        base = self.cmdline[0].rsplit("/", 1)[-1]
+        if base.startswith(_INTERPRETERS) and len(self.cmdline) > 1:
+            first = self.cmdline[1]
+            if first == "-m" and len(self.cmdline) > 2:
+                return f"{self.cmdline[2]} ({base} -m)"
+            if not first.startswith("-"):
+                return f"{first.rsplit('/', 1)[-1]} ({base})"
+        return base
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
