@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -97,7 +98,50 @@ def test_without_isolation_run_refuses_instead_of_running_unaudited(
 ) -> None:
     marker = tmp_path / "ran"
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    result = cli("egress", "run", "--", "touch", str(marker))
+    result = cli("egress", "run", "--require", "isolated", "--", "touch", str(marker))
     assert result.exit_code == 2  # type: ignore[attr-defined]
     assert "egress doctor" in result.stderr  # type: ignore[attr-defined]
     assert not marker.exists()
+
+
+HOOKED = """
+import socket, threading
+try: socket.getaddrinfo('api.vendor.example', 443)
+except socket.gaierror: print('nxdomain')
+try: socket.create_connection(('203.0.113.9', 443), timeout=2)
+except ConnectionRefusedError: print('refused')
+srv = socket.create_server(('127.0.0.1', 0)); port = srv.getsockname()[1]
+threading.Thread(target=lambda: srv.accept()[0].sendall(b'ok'), daemon=True).start()
+print(socket.create_connection(('127.0.0.1', port), timeout=2).recv(2).decode())
+"""
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare missing")
+def test_fallback_rung_audits_python_and_says_what_it_guarantees(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The workload runs in an empty network namespace: even a missed hook could not leak.
+    report = tmp_path / "r.json"
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # the sandbox is "impossible" here
+    monkeypatch.setattr(os, "access", lambda *a, **k: False)
+    result = cli(
+        "egress",
+        "run",
+        "-f",
+        "json",
+        "-o",
+        str(report),
+        "--",
+        "unshare",
+        "-n",
+        sys.executable,
+        "-c",
+        HOOKED,
+    )
+    assert "falling back to rung python-audit-hooks" in result.stderr  # type: ignore[attr-defined]
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    egress = json.loads(report.read_text())["details"]["egress"]
+    assert egress["rung"] == "python-audit-hooks" and "Advisory only" in egress["guarantee"]
+    keys = {(a["protocol"], a["destination"], a["port"]) for a in egress["attempts"]}
+    assert keys == {("dns", "api.vendor.example", None), ("tcp", "203.0.113.9", 443)}
+    assert all(a["process"]["pid"] > 0 for a in egress["attempts"])

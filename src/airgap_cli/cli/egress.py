@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -27,6 +27,10 @@ from airgap_cli.cli._options import (
 from airgap_cli.core.config import load_config
 from airgap_cli.core.errors import InputError, UsageError
 from airgap_cli.core.findings import Report, Suppressed
+
+if TYPE_CHECKING:
+    from airgap_cli.egress.auditor import AuditOptions
+    from airgap_cli.egress.run import EgressRun
 
 app = typer.Typer(
     name="egress",
@@ -68,6 +72,20 @@ def run_command(
     dns: Annotated[
         str, typer.Option("--dns", help="sinkhole (a synthetic address per name) or nxdomain.")
     ] = "sinkhole",
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="auto: the namespace sandbox, else fall back to Python audit hooks; "
+            "sandbox: the sandbox or fail; python-hooks: only the fallback.",
+        ),
+    ] = "auto",
+    require: Annotated[
+        str | None,
+        typer.Option(
+            "--require", help="isolated: refuse to run unless the namespace sandbox works."
+        ),
+    ] = None,
     capture: Annotated[
         bool,
         typer.Option(
@@ -96,12 +114,18 @@ def run_command(
     from airgap_cli.egress import policy
     from airgap_cli.egress.auditor import AuditOptions
     from airgap_cli.egress.events import summarise
-    from airgap_cli.egress.run import empty_report, run_workload
+    from airgap_cli.egress.run import empty_report
 
     setup_logging(verbose)
     with user_errors(verbose):
         if dns not in ("sinkhole", "nxdomain"):
             raise UsageError(f"--dns must be sinkhole or nxdomain, not {dns!r}")
+        if mode not in ("auto", "sandbox", "python-hooks"):
+            raise UsageError(f"--mode must be auto, sandbox or python-hooks, not {mode!r}")
+        if require not in (None, "isolated"):
+            raise UsageError(f"--require takes only 'isolated', not {require!r}")
+        if require == "isolated" and mode == "python-hooks":
+            raise UsageError("--require isolated contradicts --mode python-hooks")
         extra = parse_reports(report)
         cfg = load_config(config)
         allowlist = policy.Allowlist(
@@ -123,7 +147,7 @@ def run_command(
             pcap=writer,
         )
         try:
-            run = run_workload(command, options)
+            run = _run(command, options, mode, require, quiet)
         finally:
             if writer is not None:
                 writer.close()
@@ -150,6 +174,28 @@ def run_command(
         no_color=no_color,
         status_when_clean=run.exit_status,
     )
+
+
+def _run(
+    command: list[str], options: AuditOptions, mode: str, require: str | None, quiet: bool
+) -> EgressRun:
+    """The strongest rung the mode allows; a fallback is announced, never silent."""
+    from airgap_cli.egress.run import run_fallback, run_workload
+    from airgap_cli.egress.sandbox import SandboxError
+
+    if mode == "python-hooks":
+        return run_fallback(command)
+    try:
+        return run_workload(command, options)
+    except SandboxError as exc:
+        if mode == "sandbox" or require == "isolated":
+            raise
+        typer.echo(
+            f"airgap: WARNING: {exc.diagnostics()}; falling back to rung python-audit-hooks "
+            "(Python processes only, advisory). Use --require isolated to refuse instead.",
+            err=True,
+        )
+        return run_fallback(command)
 
 
 def _print_table(report: Report, no_color: bool) -> None:

@@ -66,6 +66,22 @@ class EgressRun:
         }
 
 
+def run_fallback(argv: list[str]) -> EgressRun:
+    """The ``python-audit-hooks`` rung, for machines where no namespace can be built."""
+    from airgap_cli.egress import hooks
+
+    status, attempts, seconds = hooks.run_with_hooks(argv)
+    return EgressRun(
+        command=list(argv),
+        exit_status=status,
+        attempts=attempts,
+        duration=seconds,
+        packets=0,
+        rung=hooks.RUNG,
+        guarantee=hooks.GUARANTEE,
+    )
+
+
 def run_workload(argv: list[str], options: AuditOptions | None = None) -> EgressRun:
     """Run ``argv`` in the default-deny sandbox and record every outbound attempt."""
     options = options or AuditOptions()
