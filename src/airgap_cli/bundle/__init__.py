@@ -1,0 +1,1 @@
+"""Offline provenance for models and releases: keys, signatures, MLBOMs and format scans."""

@@ -1,0 +1,210 @@
+"""``airgap bundle keygen | sign | verify | scan``: offline provenance for models and releases."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from airgap_cli import __version__
+from airgap_cli.cli._emit import emit, parse_reports, write_atomic
+from airgap_cli.cli._errors import setup_logging, user_errors
+from airgap_cli.cli._options import (
+    FailOnOpt,
+    FormatOpt,
+    NoColorOpt,
+    OutputFormat,
+    OutputOpt,
+    QuietOpt,
+    ReportOpt,
+    VerboseOpt,
+)
+from airgap_cli.core.errors import InputError, UsageError
+from airgap_cli.core.findings import Report
+
+app = typer.Typer(
+    name="bundle",
+    help="Hash-pin, sign and verify release bundles offline; scan model files for code execution.",
+    no_args_is_help=True,
+)
+
+KeyOpt = Annotated[Path, typer.Option("--key", "-k", help="Key file.", dir_okay=False)]
+PathArg = Annotated[Path, typer.Argument(help="A directory, a tarball or a single file.")]
+
+
+@app.command("keygen")
+def keygen_command(
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Writes PREFIX.key (encrypted, 0600) and PREFIX.pub."),
+    ] = Path("airgap"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing key files.")] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """ECDSA P-256 key pair; the private key in cosign's encrypted format (COSIGN_PASSWORD or a prompt)."""
+    from airgap_cli.bundle import keys
+
+    setup_logging(verbose)
+    with user_errors(verbose):
+        password = keys.password_from_env_or_prompt(confirm=True)
+        private, public = keys.write_keypair(output, password, force=force)
+    typer.echo(f"wrote {private} (private, encrypted) and {public} (public)", err=True)
+
+
+@app.command("sign")
+def sign_command(
+    path: PathArg,
+    key: KeyOpt,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Signature file [default: PATH.sigstore.json].", dir_okay=False
+        ),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ignore",
+            help="gitignore-style pattern left out of a directory (recorded in the signature).",
+        ),
+    ] = None,
+    allow_unsafe_formats: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unsafe-formats",
+            help="Sign even when a model file can execute code when loaded.",
+        ),
+    ] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Hash-pin every file and sign the manifest (directories: DSSE + model-signing predicate)."""
+    from airgap_cli.bundle import keys, sign
+    from airgap_cli.bundle.modelscan import scan_paths
+
+    setup_logging(verbose)
+    with user_errors(verbose):
+        if not path.exists():
+            raise InputError("no such file or directory", path=path)
+        target = output or sign.default_signature_path(path)
+        if path.is_dir() and target.resolve().is_relative_to(path.resolve()):
+            raise UsageError(
+                "the signature must not be written inside the signed directory", path=target
+            )
+        scanned = scan_paths([str(path)])
+        unsafe = [f for f in scanned.findings if f.severity.value == "critical"]
+        if unsafe and not allow_unsafe_formats:
+            for finding in unsafe:
+                typer.echo(f"refused: {finding.location.path}: {finding.message}", err=True)
+            typer.echo(
+                "error: the bundle holds files that execute code when loaded "
+                "(--allow-unsafe-formats to sign anyway)",
+                err=True,
+            )
+            raise typer.Exit(1)
+        data = keys.read_key_file(key)
+        password = (
+            keys.password_from_env_or_prompt(confirm=False)
+            if keys.needs_password(data, str(key))
+            else None
+        )
+        private = keys.load_private_key(data, password, str(key))
+        bundle = (
+            sign.sign_directory(path, private, ignore=list(ignore or []))
+            if path.is_dir()
+            else sign.sign_blob(path, private)
+        )
+        write_atomic(target, json.dumps(bundle, indent=2) + "\n")
+    typer.echo(f"signed {path} -> {target}", err=True)
+
+
+@app.command("verify")
+def verify_command(
+    path: PathArg,
+    key: KeyOpt,
+    signature: Annotated[
+        Path | None,
+        typer.Option(
+            "--signature",
+            "-s",
+            help="Signature file [default: PATH.sigstore.json].",
+            dir_okay=False,
+        ),
+    ] = None,
+    fmt: FormatOpt = OutputFormat.TEXT,
+    output: OutputOpt = None,
+    report: ReportOpt = None,
+    fail_on: FailOnOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Refuse unless every byte matches a manifest signed by the pinned key (fail closed)."""
+    from airgap_cli.bundle import keys, sign
+    from airgap_cli.bundle.verify import RULES, verify_path
+
+    setup_logging(verbose)
+    with user_errors(verbose):
+        extra = parse_reports(report)
+        if not path.exists():
+            raise InputError("no such file or directory", path=path)
+        public = keys.load_public_key(keys.read_key_file(key), str(key))
+        sig = signature or sign.default_signature_path(path)
+        if not sig.exists():
+            raise InputError("signature file not found", path=sig)
+        result = verify_path(path, public, sig)
+        verdict = Report(command="bundle-verify", tool_version=__version__)
+        verdict.findings += result.findings
+        verdict.rules.update(RULES)
+        verdict.details["bundle"] = {
+            "path": str(path),
+            "signature": str(sig),
+            "verified": result.verified,
+            "files": result.files,
+            "kind": result.kind,
+        }
+    if result.verified and not quiet:
+        typer.echo(f"OK: {path}: {result.files} files verified against {key}", err=True)
+    emit(
+        verdict,
+        fmt=fmt.value,
+        output=output,
+        extra=extra,
+        fail_on=fail_on.value if fail_on else "info",
+        quiet=quiet,
+        no_color=no_color,
+    )
+
+
+@app.command("scan")
+def scan_command(
+    paths: Annotated[list[str], typer.Argument(help="Model files or directories.")],
+    fmt: FormatOpt = OutputFormat.TEXT,
+    output: OutputOpt = None,
+    report: ReportOpt = None,
+    fail_on: FailOnOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Model files that execute code when loaded (pickle), without loading anything."""
+    from airgap_cli.bundle.modelscan import scan_paths
+
+    setup_logging(verbose)
+    with user_errors(verbose):
+        extra = parse_reports(report)
+        for item in paths:
+            if not os.path.exists(item):
+                raise InputError("no such file or directory", path=item)
+        result = scan_paths(paths)
+    emit(
+        result,
+        fmt=fmt.value,
+        output=output,
+        extra=extra,
+        fail_on=fail_on.value if fail_on else "high",
+        quiet=quiet,
+        no_color=no_color,
+    )

@@ -1,0 +1,93 @@
+"""The newcomer's flow: keygen, sign a model folder, verify it across the gap, tamper, refuse."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickletools
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+Cli = Callable[..., object]
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    folder = tmp_path / "llama-mini"
+    (folder / "tokenizer").mkdir(parents=True)
+    (folder / "config.json").write_text('{"architectures": ["LlamaForCausalLM"]}')
+    (folder / "tokenizer" / "tokenizer.json").write_text('{"version": "1.0"}')
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}).encode()
+    (folder / "model.safetensors").write_bytes(
+        len(header).to_bytes(8, "little") + header + bytes(16)
+    )
+    return folder
+
+
+def test_keygen_sign_verify_tamper(
+    cli: Cli, model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COSIGN_PASSWORD", "correct horse")
+    prefix = tmp_path / "keys" / "release"
+    prefix.parent.mkdir()
+    assert cli("bundle", "keygen", "--output", str(prefix)).exit_code == 0  # type: ignore[attr-defined]
+    key, pub = Path(f"{prefix}.key"), Path(f"{prefix}.pub")
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert b"ENCRYPTED SIGSTORE PRIVATE KEY" in key.read_bytes()
+
+    assert cli("bundle", "sign", str(model), "--key", str(key)).exit_code == 0  # type: ignore[attr-defined]
+    signature = Path(f"{model}.sigstore.json")
+    assert signature.exists() and not (model / signature.name).exists()
+
+    ok = cli("bundle", "verify", str(model), "--key", str(pub))
+    assert ok.exit_code == 0, ok.stdout  # type: ignore[attr-defined]
+    assert "3 files verified" in ok.stderr  # type: ignore[attr-defined]
+
+    weights = model / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    refused = cli("bundle", "verify", str(model), "--key", str(pub), "-f", "json")
+    assert refused.exit_code == 1  # type: ignore[attr-defined]
+    findings = json.loads(refused.stdout)["findings"]  # type: ignore[attr-defined]
+    assert [(f["rule_id"], f["location"]["resource"]) for f in findings] == [
+        ("bundle-file-modified", "model.safetensors")
+    ]
+
+
+def test_wrong_password_and_missing_signature_are_exit_2(
+    cli: Cli, model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COSIGN_PASSWORD", "right")
+    prefix = tmp_path / "k"
+    cli("bundle", "keygen", "--output", str(prefix))
+    monkeypatch.setenv("COSIGN_PASSWORD", "wrong")
+    bad = cli("bundle", "sign", str(model), "--key", f"{prefix}.key")
+    assert bad.exit_code == 2 and "wrong password" in bad.stderr  # type: ignore[attr-defined]
+    missing = cli("bundle", "verify", str(model), "--key", f"{prefix}.pub")
+    assert missing.exit_code == 2 and "signature file not found" in missing.stderr  # type: ignore[attr-defined]
+
+
+def test_sign_refuses_a_pickle_that_runs_code(
+    cli: Cli, model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COSIGN_PASSWORD", "pw")
+    prefix = tmp_path / "k"
+    cli("bundle", "keygen", "--output", str(prefix))
+    # Written opcode by opcode; never loaded: GLOBAL os.system, ("echo",), REDUCE.
+    evil = b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00echo\x85R."
+    assert any(op.name == "REDUCE" for op, _, _ in pickletools.genops(evil))
+    (model / "pytorch_model.bin").write_bytes(evil)
+    refused = cli("bundle", "sign", str(model), "--key", f"{prefix}.key")
+    assert refused.exit_code == 1  # type: ignore[attr-defined]
+    assert "os.system" in refused.stderr  # type: ignore[attr-defined]
+    assert not Path(f"{model}.sigstore.json").exists()
+    forced = cli("bundle", "sign", str(model), "--key", f"{prefix}.key", "--allow-unsafe-formats")
+    assert forced.exit_code == 0  # type: ignore[attr-defined]
+    scan = cli("bundle", "scan", str(model), "-f", "json")
+    assert scan.exit_code == 1  # type: ignore[attr-defined]
+    rules = {f["rule_id"] for f in json.loads(scan.stdout)["findings"]}  # type: ignore[attr-defined]
+    assert "model-pickle-code-execution" in rules
+    assert os.path.exists(f"{model}.sigstore.json")
