@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -38,8 +39,13 @@ def _make_data(gib: int, small: int) -> tuple[Path, Path]:
     return big, many
 
 
-def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one run (os.wait4 gives this child's own maximum)."""
+def _timed(argv: list[str], env: dict[str, str], repeat: int = 3) -> tuple[float, float]:
+    """Median wall seconds and peak RSS (MB) over ``repeat`` runs (os.wait4: the child's own peak)."""
+    runs = [_once(argv, env) for _ in range(repeat)]
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def _once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     started = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
