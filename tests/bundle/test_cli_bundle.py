@@ -91,3 +91,19 @@ def test_sign_refuses_a_pickle_that_runs_code(
     rules = {f["rule_id"] for f in json.loads(scan.stdout)["findings"]}  # type: ignore[attr-defined]
     assert "model-pickle-code-execution" in rules
     assert os.path.exists(f"{model}.sigstore.json")
+
+
+def test_mlbom_is_valid_cyclonedx_with_every_file(cli: Cli, model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mlbom.json"
+    result = cli("bundle", "mlbom", str(model), "--output", str(out))
+    assert result.exit_code == 0  # type: ignore[attr-defined]
+    bom = json.loads(out.read_text())
+    assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.6"
+    model_component = bom["metadata"]["component"]  # the model is the subject of the BOM
+    assert model_component["type"] == "machine-learning-model"
+    assert (
+        model_component["modelCard"]["modelParameters"]["modelArchitecture"] == "LlamaForCausalLM"
+    )
+    hashed = {c["name"] for c in bom["components"] if c["type"] == "file"}
+    assert {"config.json", "model.safetensors", "tokenizer/tokenizer.json"} <= hashed
+    assert cli("bundle", "mlbom", str(model), "--spec-version", "2.0").exit_code == 2  # type: ignore[attr-defined]

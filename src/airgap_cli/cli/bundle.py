@@ -208,3 +208,30 @@ def scan_command(
         quiet=quiet,
         no_color=no_color,
     )
+
+
+@app.command("mlbom")
+def mlbom_command(
+    path: Annotated[Path, typer.Argument(help="A model directory.", file_okay=False)],
+    output: OutputOpt = None,
+    spec_version: Annotated[
+        str, typer.Option("--spec-version", help="CycloneDX version: 1.6 or 1.7.")
+    ] = "1.6",
+    verbose: VerboseOpt = False,
+) -> None:
+    """CycloneDX MLBOM of a model folder (model card, datasets, base models, files, licenses)."""
+    from airgap_cli.bundle.mlbom import build_mlbom
+
+    setup_logging(verbose)
+    with user_errors(verbose):
+        if not path.is_dir():
+            raise InputError("not a directory", path=path)
+        if spec_version not in ("1.6", "1.7"):
+            raise UsageError(f"--spec-version must be 1.6 or 1.7, not {spec_version!r}")
+        text, findings = build_mlbom(path, spec_version=spec_version)
+        if output is not None:
+            write_atomic(output, text)
+        else:
+            typer.echo(text, nl=not text.endswith("\n"))
+    for finding in findings:
+        typer.echo(f"{finding.severity.value}: {finding.rule_id}: {finding.message}", err=True)
