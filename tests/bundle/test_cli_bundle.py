@@ -107,3 +107,22 @@ def test_mlbom_is_valid_cyclonedx_with_every_file(cli: Cli, model: Path, tmp_pat
     hashed = {c["name"] for c in bom["components"] if c["type"] == "file"}
     assert {"config.json", "model.safetensors", "tokenizer/tokenizer.json"} <= hashed
     assert cli("bundle", "mlbom", str(model), "--spec-version", "2.0").exit_code == 2  # type: ignore[attr-defined]
+
+
+def test_check_verifies_the_bundles_airgap_yaml_pins(
+    cli: Cli, model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COSIGN_PASSWORD", "pw")
+    repo = model.parent
+    cli("bundle", "keygen", "--output", str(repo / "release"))
+    assert cli("bundle", "sign", str(model), "--key", str(repo / "release.key")).exit_code == 0  # type: ignore[attr-defined]
+    (repo / "airgap.yaml").write_text(
+        f"bundle:\n  verify:\n    - path: {model.name}\n      key: release.pub\n"
+        "lint:\n  exclude: ['*.json', '*.safetensors']\n"
+    )
+    assert cli("check", str(repo)).exit_code == 0  # type: ignore[attr-defined]
+    (model / "config.json").write_text('{"architectures": ["Tampered"]}')
+    result = cli("check", str(repo), "-f", "json")
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    rules = {f["rule_id"] for f in json.loads(result.stdout)["findings"]}  # type: ignore[attr-defined]
+    assert rules == {"bundle-file-modified"}

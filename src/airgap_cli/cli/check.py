@@ -27,7 +27,7 @@ from airgap_cli.cli._options import (
 from airgap_cli.cli.lint import finish, run_lint
 from airgap_cli.core.config import Config, load_config
 from airgap_cli.core.errors import UsageError
-from airgap_cli.core.findings import Report
+from airgap_cli.core.findings import InputIssue, Report
 
 PathArg = Annotated[
     Path, typer.Argument(help="Repository (or directory) to check.", file_okay=False)
@@ -47,7 +47,7 @@ def check_command(
     verbose: VerboseOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """Run every static check for a repository (lint + egress scan) into one combined report."""
+    """Every static check of a repository: lint, egress scan, and the bundles airgap.yaml pins."""
     setup_logging(verbose)
     with user_errors(verbose):
         if not path.is_dir():
@@ -85,5 +85,24 @@ def _egress_scan(targets: list[str], cfg: Config) -> Report:
     return scan_paths(targets, replace(cfg, lint=lint))
 
 
-CHECKS: list[Callable[[list[str], Config], Report]] = [_lint, _egress_scan]
+def _bundles(targets: list[str], cfg: Config) -> Report:
+    """Verify every bundle airgap.yaml pins (fail closed: a missing signature is a finding)."""
+    from airgap_cli.bundle import keys, sign
+    from airgap_cli.bundle.verify import RULES, verify_path
+
+    report = Report(command="bundle-verify", tool_version=__version__)
+    for spec in cfg.bundles:
+        signature = spec.signature or sign.default_signature_path(spec.path)
+        public = keys.load_public_key(keys.read_key_file(spec.key), str(spec.key))
+        if not spec.path.exists() or not signature.exists():
+            missing = spec.path if not spec.path.exists() else signature
+            report.errors.append(InputIssue(str(missing), "bundle or signature not found"))
+            continue
+        result = verify_path(spec.path, public, signature)
+        report.findings += result.findings
+        report.rules.update(RULES)
+    return report
+
+
+CHECKS: list[Callable[[list[str], Config], Report]] = [_lint, _egress_scan, _bundles]
 """The static checks ``airgap check`` runs, in order; each pillar adds its own."""

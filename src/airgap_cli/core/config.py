@@ -47,6 +47,15 @@ class RuleSettings:
 
 
 @dataclass(frozen=True)
+class BundleSpec:
+    """One bundle to verify: its path, the pinned public key, and the signature file."""
+
+    path: Path
+    key: Path
+    signature: Path | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated configuration; ``Config()`` is the built-in default (no file)."""
 
@@ -59,6 +68,8 @@ class Config:
     egress_allow: tuple[str, ...] = ()
     """``egress.allow``: destinations the workload may reach (host globs, CIDRs, ports)."""
     egress_baseline: Path | None = None
+    bundles: tuple[BundleSpec, ...] = ()
+    """``bundle.verify``: signed bundles ``airgap check`` verifies with their pinned keys."""
 
     @property
     def root(self) -> Path:
@@ -162,6 +173,14 @@ def _build(data: dict[str, Any], path: Path) -> Config:
         fail_on=data.get("fail_on"),
         baseline=root / baseline if baseline else None,
         egress_allow=tuple((data.get("egress") or {}).get("allow", ())),
+        bundles=tuple(
+            BundleSpec(
+                root / item["path"],
+                root / item["key"],
+                root / item["signature"] if item.get("signature") else None,
+            )
+            for item in (data.get("bundle") or {}).get("verify", ())
+        ),
         egress_baseline=(
             root / data["egress"]["baseline"]
             if (data.get("egress") or {}).get("baseline")
