@@ -344,7 +344,8 @@ def policy_command(
         if source.suffix == ".json":
             allowlist = policy.allowlist_from_report(_load_run_report(source))
         else:
-            allowlist = policy.allowlist_from_config(list(load_config(source).egress_allow))
+            cfg = load_config(source)
+            allowlist = policy.allowlist_from_config(list(cfg.egress_allow), path=cfg.path)
         text = policy.policies_yaml(allowlist, name=name, namespace=namespace, pod_selector=labels)
         if output is not None:
             write_atomic(output, text)
