@@ -126,3 +126,49 @@ def test_check_verifies_the_bundles_airgap_yaml_pins(
     assert result.exit_code == 1  # type: ignore[attr-defined]
     rules = {f["rule_id"] for f in json.loads(result.stdout)["findings"]}  # type: ignore[attr-defined]
     assert rules == {"bundle-file-modified"}
+
+
+def test_signed_mlbom_is_bound_to_the_folder(
+    cli: Cli, model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COSIGN_PASSWORD", "pw")
+    prefix = tmp_path / "k"
+    cli("bundle", "keygen", "--output", str(prefix))
+    out = tmp_path / "mlbom.json"
+    made = cli("bundle", "mlbom", str(model), "-o", str(out), "--sign", "--key", f"{prefix}.key")
+    assert made.exit_code == 0  # type: ignore[attr-defined]
+    attestation = Path(f"{out}.sigstore.json")
+    ok = cli(
+        "bundle", "verify", str(model), "--key", f"{prefix}.pub", "--signature", str(attestation)
+    )
+    assert ok.exit_code == 0  # type: ignore[attr-defined]
+    other = tmp_path / "other"
+    cli("bundle", "keygen", "--output", str(other))
+    wrong = cli(
+        "bundle",
+        "verify",
+        str(model),
+        "--key",
+        f"{other}.pub",
+        "--signature",
+        str(attestation),
+        "-f",
+        "json",
+    )
+    assert wrong.exit_code == 1  # type: ignore[attr-defined]
+    assert json.loads(wrong.stdout)["findings"][0]["rule_id"] == "bundle-signature-invalid"  # type: ignore[attr-defined]
+    (model / "config.json").write_text("{}")
+    moved = cli(
+        "bundle",
+        "verify",
+        str(model),
+        "--key",
+        f"{prefix}.pub",
+        "--signature",
+        str(attestation),
+        "-f",
+        "json",
+    )
+    assert moved.exit_code == 1  # type: ignore[attr-defined]
+    assert json.loads(moved.stdout)["findings"][0]["rule_id"] == "bundle-signature-mismatch"  # type: ignore[attr-defined]
+    assert cli("bundle", "mlbom", str(model), "--sign").exit_code == 2  # type: ignore[attr-defined]

@@ -154,7 +154,10 @@ def verify_command(
         sig = signature or sign.default_signature_path(path)
         if not sig.exists():
             raise InputError("signature file not found", path=sig)
-        result = verify_path(path, public, sig)
+        from airgap_cli.bundle.attest import is_mlbom_attestation, verify_mlbom
+
+        attested = is_mlbom_attestation(sig)
+        result = verify_mlbom(path, public, sig) if attested else verify_path(path, public, sig)
         verdict = Report(command="bundle-verify", tool_version=__version__)
         verdict.findings += result.findings
         verdict.rules.update(RULES)
@@ -217,9 +220,20 @@ def mlbom_command(
     spec_version: Annotated[
         str, typer.Option("--spec-version", help="CycloneDX version: 1.6 or 1.7.")
     ] = "1.6",
+    sign: Annotated[
+        bool,
+        typer.Option(
+            "--sign", help="Also write a DSSE attestation binding it to the folder's digest."
+        ),
+    ] = False,
+    key: Annotated[
+        Path | None, typer.Option("--key", "-k", help="Private key for --sign.", dir_okay=False)
+    ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """CycloneDX MLBOM of a model folder (model card, datasets, base models, files, licenses)."""
+    from airgap_cli.bundle import keys
+    from airgap_cli.bundle.attest import sign_mlbom
     from airgap_cli.bundle.mlbom import build_mlbom
 
     setup_logging(verbose)
@@ -228,10 +242,29 @@ def mlbom_command(
             raise InputError("not a directory", path=path)
         if spec_version not in ("1.6", "1.7"):
             raise UsageError(f"--spec-version must be 1.6 or 1.7, not {spec_version!r}")
+        if sign and key is None:
+            raise UsageError("--sign needs --key")
         text, findings = build_mlbom(path, spec_version=spec_version)
+        attestation = None
+        if sign and key is not None:
+            data = keys.read_key_file(key)
+            password = (
+                keys.password_from_env_or_prompt(confirm=False)
+                if keys.needs_password(data, str(key))
+                else None
+            )
+            attestation = sign_mlbom(path, text, keys.load_private_key(data, password, str(key)))
         if output is not None:
             write_atomic(output, text)
         else:
             typer.echo(text, nl=not text.endswith("\n"))
+        if attestation is not None:
+            target = (
+                Path(f"{output}.sigstore.json")
+                if output
+                else path.with_name(f"{path.name}.mlbom.sigstore.json")
+            )
+            write_atomic(target, json.dumps(attestation, indent=2) + "\n")
+            typer.echo(f"signed MLBOM attestation -> {target}", err=True)
     for finding in findings:
         typer.echo(f"{finding.severity.value}: {finding.rule_id}: {finding.message}", err=True)
