@@ -320,3 +320,65 @@ def test_unprivileged_user_gets_the_same_audit_through_a_user_namespace() -> Non
     tcp = [a for a in egress["attempts"] if a["protocol"] == "tcp"]
     assert {(a["destination"], a["port"]) for a in tcp} == {("api.vendor.example", 443)}
     assert all(a["process"]["cmdline"][0] == "curl" for a in tcp)
+
+
+def test_veth_link_needs_no_tun_device_and_audits_the_same() -> None:
+    code = (
+        "import socket, urllib.request as u\n"
+        "try: u.urlopen('https://models.vendor.example/v1', timeout=3)\nexcept OSError: pass\n"
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x', ('192.0.2.7', 514))\n"
+    )
+    run = run_workload([PY, "-c", code], AuditOptions(capture=True, link="veth"))
+    assert run.rung == "netns+veth"
+    tcp = attempts_of(run, "tcp")
+    assert tcp and tcp[0].sni == "models.vendor.example" and tcp[0].process is not None
+    assert ("udp", "192.0.2.7", 514) in {a.key for a in run.attempts}
+    assert {a.destination for a in attempts_of(run, "dns")} == {"models.vendor.example"}
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv missing")
+def test_unprivileged_user_without_a_tun_device_gets_the_veth_rung() -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="airgap-unpriv-"))
+    workdir.chmod(0o777)
+    report = workdir / "report.json"
+    mode = os.stat("/dev/net/tun").st_mode & 0o777
+    os.chmod("/dev/net/tun", 0o600)  # as root-only as this machine ships it
+    try:
+        result = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                PY,
+                "-m",
+                "airgap_cli",
+                "egress",
+                "run",
+                "-q",
+                "--require",
+                "isolated",
+                "-f",
+                "json",
+                "-o",
+                str(report),
+                "--",
+                "curl",
+                "-sS",
+                "--max-time",
+                "3",
+                "https://api.vendor.example/",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=workdir,
+            timeout=60,
+        )
+        egress = json.loads(report.read_text())["details"]["egress"] if report.exists() else None
+    finally:
+        os.chmod("/dev/net/tun", mode)
+        shutil.rmtree(workdir, ignore_errors=True)
+    assert result.returncode == 1, result.stderr
+    assert egress is not None and egress["rung"] == "userns+netns+veth"
+    tcp = [a for a in egress["attempts"] if a["protocol"] == "tcp"]
+    assert tcp and all(a["process"]["cmdline"][0] == "curl" for a in tcp)

@@ -22,7 +22,7 @@ from airgap_cli.egress import packets
 from airgap_cli.egress.attribution import ProcessTable, SockDiag, attribute
 from airgap_cli.egress.events import ALLOWED, DENIED, Attempt, Process
 from airgap_cli.egress.pcap import PcapWriter
-from airgap_cli.egress.sandbox import SINKHOLE_DNS_V4, SINKHOLE_DNS_V6
+from airgap_cli.egress.sandbox import SINKHOLE_DNS_V4, SINKHOLE_DNS_V6, PacketIO
 
 DNS_PORT = 53
 CAPTURE_LIMIT = 8192
@@ -48,6 +48,8 @@ class AuditOptions:
     """Allowlist predicate (protocol, name, address, port); allowed attempts are marked."""
     proxy: bool = False
     """Open the allowed path: an HTTP proxy in the sandbox for allowlisted destinations."""
+    link: str = "auto"
+    """How packets reach the auditor: ``tun``, ``veth`` (no TUN device needed) or ``auto``."""
     pcap: PcapWriter | None = None
     """Write every packet seen and every answer to this capture."""
 
@@ -66,12 +68,12 @@ class Auditor:
 
     def __init__(
         self,
-        tun_fd: int,
+        io: PacketIO,
         diag: SockDiag,
         table: ProcessTable,
         options: AuditOptions | None = None,
     ) -> None:
-        self.tun_fd = tun_fd
+        self.io = io
         self.diag = diag
         self.table = table
         self.options = options or AuditOptions()
@@ -93,8 +95,8 @@ class Auditor:
         pidfd = os.pidfd_open(child_pid)
         try:
             while True:
-                ready, _, _ = select.select([self.tun_fd, pidfd], [], [], 0.5)
-                if self.tun_fd in ready:
+                ready, _, _ = select.select([self.io.fileno(), pidfd], [], [], 0.5)
+                if self.io.fileno() in ready:
                     self._drain()
                 self._expire_captures()
                 if pidfd in ready:
@@ -108,7 +110,7 @@ class Auditor:
         idle_since: float | None = None
         while True:
             try:
-                raw = os.read(self.tun_fd, 65536)
+                raw = self.io.read()
             except BlockingIOError:
                 # Poll a little before sleeping: a client that was just answered usually sends
                 # its next packet within microseconds, and waking a sleeping auditor costs more.
@@ -128,7 +130,7 @@ class Auditor:
                 pcap.write(raw)
             for reply in self.handle(raw):
                 with contextlib.suppress(OSError):
-                    os.write(self.tun_fd, reply)
+                    self.io.write(reply)
                 if pcap is not None:
                     pcap.write(reply)
             self._describe_pending()

@@ -86,11 +86,11 @@ def run_workload(argv: list[str], options: AuditOptions | None = None) -> Egress
     """Run ``argv`` in the default-deny sandbox and record every outbound attempt."""
     options = options or AuditOptions()
     started = time.monotonic()
-    handles = sandbox.start(argv, proxy=options.proxy)
+    handles = sandbox.start(argv, proxy=options.proxy, link=options.link)
     proxy: Proxy | None = None
     try:
         auditor = Auditor(
-            handles.tun_fd, SockDiag(handles.diag_sock), ProcessTable(handles.pid), options
+            handles.io, SockDiag(handles.diag_sock), ProcessTable(handles.pid), options
         )
         if handles.proxy_listener is not None:
             proxy = Proxy(
@@ -115,7 +115,7 @@ def run_workload(argv: list[str], options: AuditOptions | None = None) -> Egress
     for attempt in auditor.attempts:
         attempt.chain = tuple(p for p in attempt.chain if p.pid not in hidden)
     return EgressRun(
-        rung=sandbox.rung(),
+        rung=sandbox.rung(handles),
         command=list(argv),
         exit_status=status,
         attempts=auditor.attempts,

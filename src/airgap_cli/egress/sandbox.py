@@ -23,6 +23,7 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -49,6 +50,7 @@ PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 CAP_NET_ADMIN, CAP_NET_RAW = 12, 13
 TUNSETIFF = 0x400454CA
+SIOCGIFHWADDR = 0x8927
 IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
 
 TUN_NAME = "egress0"
@@ -107,7 +109,7 @@ class SandboxHandles:
 
     pid: int
     """The setup child; its exit status is the workload's."""
-    tun_fd: int
+    io: PacketIO
     diag_sock: socket.socket
     init_pid: int
     """Host pid of the PID-namespace init, the root of the workload's process tree."""
@@ -126,6 +128,101 @@ def _open_tun() -> int:
 def _ip(*args: str) -> None:
     ip = shutil.which("ip") or "/usr/sbin/ip"
     subprocess.run([ip, *args], check=True, capture_output=True, timeout=10)
+
+
+VETH_WORKLOAD, VETH_AUDITOR = "egress0", "egress1"
+GATEWAY_V4, GATEWAY_V6 = "198.19.255.1", "fe80::1"
+ETH_P_ALL, ETH_P_IP, ETH_P_IPV6 = 0x0003, 0x0800, 0x86DD
+PACKET_OUTGOING = 4
+
+
+class PacketIO:
+    """The auditor's end of the workload's only route out: a TUN device, or (where no TUN can
+    be opened) the far end of a veth pair read and written through a packet socket."""
+
+    def __init__(self, fd: int, link: tuple[str, bytes] | None = None) -> None:
+        self.fd = fd
+        self.link = link
+        """(interface, peer MAC) for the veth form; None for TUN."""
+        self._sock = socket.socket(fileno=fd) if link is not None else None
+        os.set_blocking(fd, False)
+
+    def fileno(self) -> int:
+        """For select."""
+        return self.fd
+
+    def read(self) -> bytes:
+        """One IP packet sent by the workload; BlockingIOError when none is waiting."""
+        if self._sock is None:
+            return os.read(self.fd, 65536)
+        while True:
+            data, address = self._sock.recvfrom(65536)
+            if address[2] != PACKET_OUTGOING:  # our own answers show up too: skip them
+                return data
+
+    def write(self, packet: bytes) -> None:
+        """Deliver an answer to the workload's network stack."""
+        if self._sock is None or self.link is None:
+            os.write(self.fd, packet)
+            return
+        protocol = ETH_P_IPV6 if packet[:1] and packet[0] >> 4 == 6 else ETH_P_IP
+        self._sock.sendto(packet, (self.link[0], protocol, 0, 0, self.link[1]))
+
+    def close(self) -> None:
+        """Release the descriptor (idempotent)."""
+        with contextlib.suppress(OSError):
+            if self._sock is not None:
+                self._sock.close()
+            else:
+                os.close(self.fd)
+
+
+def _tun_usable() -> bool:
+    return os.geteuid() == 0 or os.access("/dev/net/tun", os.R_OK | os.W_OK)
+
+
+def _mac(interface: str) -> str:
+    """The interface's MAC address, from this namespace (sysfs still shows the host's)."""
+    packed = struct.pack("256s", interface.encode()[:15])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        info = fcntl.ioctl(probe.fileno(), SIOCGIFHWADDR, packed)
+    return info[18:24].hex(":")
+
+
+def _configure_veth() -> tuple[int, str]:
+    """A veth pair inside the namespace: the workload's default routes lead into it, and the
+    auditor reads the far end with a packet socket (needs no /dev/net/tun). Returns the packet
+    socket's fd and the workload side's MAC address (hex)."""
+    _ip("link", "set", "lo", "up")
+    _ip("link", "add", VETH_WORKLOAD, "type", "veth", "peer", "name", VETH_AUDITOR)
+    for name in (VETH_WORKLOAD, VETH_AUDITOR):
+        _ip("link", "set", name, "up")
+    auditor_mac, workload_mac = _mac(VETH_AUDITOR), _mac(VETH_WORKLOAD)
+    _ip("addr", "add", f"{TUN_ADDR_V4}/32", "dev", VETH_WORKLOAD)
+    _ip("neigh", "add", GATEWAY_V4, "lladdr", auditor_mac, "dev", VETH_WORKLOAD, "nud", "permanent")
+    _ip("route", "add", "default", "via", GATEWAY_V4, "dev", VETH_WORKLOAD, "onlink")
+    try:
+        _ip("-6", "addr", "add", f"{TUN_ADDR_V6}/128", "dev", VETH_WORKLOAD, "nodad")
+        _ip(
+            "-6",
+            "neigh",
+            "add",
+            GATEWAY_V6,
+            "lladdr",
+            auditor_mac,
+            "dev",
+            VETH_WORKLOAD,
+            "nud",
+            "permanent",
+        )
+        _ip("-6", "route", "add", "default", "via", GATEWAY_V6, "dev", VETH_WORKLOAD)
+    except subprocess.CalledProcessError:
+        pass  # IPv6 disabled in this kernel: nothing can leave over v6 either
+    sock = socket.socket(
+        socket.AF_PACKET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, socket.htons(ETH_P_ALL)
+    )
+    sock.bind((VETH_AUDITOR, 0))
+    return sock.detach(), workload_mac
 
 
 def _configure_network() -> int:
@@ -163,29 +260,24 @@ def _write_private_files(workdir: Path) -> None:
     )
 
 
-def start(argv: list[str], *, proxy: bool = False) -> SandboxHandles:
+def start(argv: list[str], *, proxy: bool = False, link: str = "auto") -> SandboxHandles:
     """Build the sandbox and start ``argv`` in it, held until :func:`release` is called.
 
     With ``proxy`` the sandbox also listens on ``127.0.0.1:3128`` (handed to the auditor) and
     the workload gets ``HTTP(S)_PROXY`` pointing there: the allowed path.
     """
-    if not os.path.exists("/dev/net/tun"):
-        raise SandboxError("/dev/net/tun is missing", hint="run `airgap egress doctor`")
-    if os.geteuid() != 0 and not os.access("/dev/net/tun", os.R_OK | os.W_OK):
-        raise SandboxError(
-            "without root the network sandbox needs a user namespace and a /dev/net/tun this "
-            "user can open (mode 0666, the default on most distributions)",
-            hint="run `airgap egress doctor`",
-        )
+
     workdir = Path(tempfile.mkdtemp(prefix="airgap-egress-"))
     _write_private_files(workdir)
+    # Decided out here: inside the user namespace everyone is root.
+    use_tun = link == "tun" or (link == "auto" and _tun_usable())
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:  # setup child: never returns
         parent_sock.close()
-        _setup_child(argv, workdir, child_sock, proxy)
+        _setup_child(argv, workdir, child_sock, proxy, use_tun)
     child_sock.close()
     try:
         message, fds, _, _ = socket.recv_fds(parent_sock, 1024, 3)
@@ -204,11 +296,16 @@ def start(argv: list[str], *, proxy: bool = False) -> SandboxHandles:
             f"sandbox setup failed: {message.decode(errors='replace').strip()}",
             hint="run `airgap egress doctor`",
         )
-    tun_fd, diag_fd = fds[:2]
-    os.set_blocking(tun_fd, False)
+    io_fd, diag_fd = fds[:2]
+    setup = json.loads(message.decode())
+    peer = (
+        (VETH_AUDITOR, bytes.fromhex(setup["mac"].replace(":", "")))
+        if setup["io"] == "veth"
+        else None
+    )
     diag = socket.socket(fileno=diag_fd)
     listener = socket.socket(fileno=fds[2]) if proxy else None
-    handles = SandboxHandles(pid, tun_fd, diag, 0, workdir, listener)
+    handles = SandboxHandles(pid, PacketIO(io_fd, peer), diag, 0, workdir, listener)
     _CONTROL[pid] = parent_sock
     return handles
 
@@ -237,12 +334,16 @@ def _enter_user_namespace() -> None:
     Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
 
 
-def rung() -> str:
-    """The isolation this process gets: ``netns+tun`` as root, ``userns+netns+tun`` otherwise."""
-    return "netns+tun" if os.geteuid() == 0 else "userns+netns+tun"
+def rung(handles: SandboxHandles) -> str:
+    """What isolated this run: ``netns+`` as root, ``userns+netns+`` otherwise; then ``tun``,
+    or ``veth`` where no TUN device could be opened (same guarantees)."""
+    prefix = "netns+" if os.geteuid() == 0 else "userns+netns+"
+    return prefix + ("veth" if handles.io.link is not None else "tun")
 
 
-def _setup_child(argv: list[str], workdir: Path, control: socket.socket, proxy: bool) -> None:
+def _setup_child(
+    argv: list[str], workdir: Path, control: socket.socket, proxy: bool, use_tun: bool
+) -> None:
     status = 127
     try:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -250,7 +351,11 @@ def _setup_child(argv: list[str], workdir: Path, control: socket.socket, proxy: 
             unshare(CLONE_NEWNET | CLONE_NEWNS)
         else:
             _enter_user_namespace()
-        tun = _configure_network()
+        if use_tun:
+            tun, ready = _configure_network(), {"io": "tun"}
+        else:
+            tun, mac = _configure_veth()
+            ready = {"io": "veth", "mac": mac}
         _private_files(workdir)
         diag = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, 4)
         fds = [tun, diag.fileno()]
@@ -260,7 +365,7 @@ def _setup_child(argv: list[str], workdir: Path, control: socket.socket, proxy: 
             for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
                 os.environ[name] = f"http://{PROXY_LISTEN[0]}:{PROXY_LISTEN[1]}"
             os.environ["no_proxy"] = os.environ["NO_PROXY"] = "localhost,127.0.0.1,::1"
-        socket.send_fds(control, [b"ready"], fds)
+        socket.send_fds(control, [json.dumps(ready).encode()], fds)
         for fd in fds:
             os.close(fd)
         if control.recv(16) != b"go":
@@ -363,8 +468,7 @@ def close(handles: SandboxHandles) -> None:
     control = _CONTROL.pop(handles.pid, None)
     if control is not None:
         control.close()
-    with contextlib.suppress(OSError):
-        os.close(handles.tun_fd)
+    handles.io.close()
     with contextlib.suppress(OSError):
         handles.diag_sock.close()
     if handles.proxy_listener is not None:
