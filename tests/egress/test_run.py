@@ -273,76 +273,13 @@ def test_pcap_holds_every_packet_and_answer(tmp_path: Path) -> None:
     assert ("tcp", "203.0.113.7", 8443) in {a.key for a in run.attempts}
 
 
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv missing")
-def test_unprivileged_user_gets_the_same_audit_through_a_user_namespace() -> None:
-    """As `nobody`, with the usual 0666 /dev/net/tun (this machine ships 0600: set for the test)."""
+def _egress_run_as_nobody(tun_mode: int) -> tuple[subprocess.CompletedProcess[str], dict | None]:
+    """`airgap egress run -- curl …` as `nobody` with /dev/net/tun set to ``tun_mode`` (restored)."""
     workdir = Path(tempfile.mkdtemp(prefix="airgap-unpriv-"))  # pytest's tmp is root-only
     workdir.chmod(0o777)
     report = workdir / "report.json"
     mode = os.stat("/dev/net/tun").st_mode & 0o777
-    os.chmod("/dev/net/tun", 0o666)
-    try:
-        result = subprocess.run(
-            [
-                "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                PY,
-                "-m",
-                "airgap_cli",
-                "egress",
-                "run",
-                "-q",
-                "-f",
-                "json",
-                "-o",
-                str(report),
-                "--",
-                "curl",
-                "-sS",
-                "--max-time",
-                "3",
-                "https://api.vendor.example/",
-            ],
-            capture_output=True,
-            text=True,
-            cwd=workdir,
-            timeout=60,
-        )
-        egress = json.loads(report.read_text())["details"]["egress"] if report.exists() else None
-    finally:
-        os.chmod("/dev/net/tun", mode)
-        shutil.rmtree(workdir, ignore_errors=True)
-    assert result.returncode == 1, result.stderr
-    assert egress is not None
-    assert egress["rung"] == "userns+netns+tun"
-    tcp = [a for a in egress["attempts"] if a["protocol"] == "tcp"]
-    assert {(a["destination"], a["port"]) for a in tcp} == {("api.vendor.example", 443)}
-    assert all(a["process"]["cmdline"][0] == "curl" for a in tcp)
-
-
-def test_veth_link_needs_no_tun_device_and_audits_the_same() -> None:
-    code = (
-        "import socket, urllib.request as u\n"
-        "try: u.urlopen('https://models.vendor.example/v1', timeout=3)\nexcept OSError: pass\n"
-        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x', ('192.0.2.7', 514))\n"
-    )
-    run = run_workload([PY, "-c", code], AuditOptions(capture=True, link="veth"))
-    assert run.rung == "netns+veth"
-    tcp = attempts_of(run, "tcp")
-    assert tcp and tcp[0].sni == "models.vendor.example" and tcp[0].process is not None
-    assert ("udp", "192.0.2.7", 514) in {a.key for a in run.attempts}
-    assert {a.destination for a in attempts_of(run, "dns")} == {"models.vendor.example"}
-
-
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv missing")
-def test_unprivileged_user_without_a_tun_device_gets_the_veth_rung() -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="airgap-unpriv-"))
-    workdir.chmod(0o777)
-    report = workdir / "report.json"
-    mode = os.stat("/dev/net/tun").st_mode & 0o777
-    os.chmod("/dev/net/tun", 0o600)  # as root-only as this machine ships it
+    os.chmod("/dev/net/tun", tun_mode)
     try:
         result = subprocess.run(
             [
@@ -378,7 +315,34 @@ def test_unprivileged_user_without_a_tun_device_gets_the_veth_rung() -> None:
     finally:
         os.chmod("/dev/net/tun", mode)
         shutil.rmtree(workdir, ignore_errors=True)
+    return result, egress
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv missing")
+@pytest.mark.parametrize(
+    ("tun_mode", "rung"), [(0o666, "userns+netns+tun"), (0o600, "userns+netns+veth")]
+)
+def test_unprivileged_user_gets_the_same_audit_through_a_user_namespace(
+    tun_mode: int, rung: str
+) -> None:
+    """As `nobody`: with the usual 0666 TUN device, and with a root-only one (the veth link)."""
+    result, egress = _egress_run_as_nobody(tun_mode)
     assert result.returncode == 1, result.stderr
-    assert egress is not None and egress["rung"] == "userns+netns+veth"
+    assert egress is not None and egress["rung"] == rung
     tcp = [a for a in egress["attempts"] if a["protocol"] == "tcp"]
-    assert tcp and all(a["process"]["cmdline"][0] == "curl" for a in tcp)
+    assert {(a["destination"], a["port"]) for a in tcp} == {("api.vendor.example", 443)}
+    assert all(a["process"]["cmdline"][0] == "curl" for a in tcp)
+
+
+def test_veth_link_needs_no_tun_device_and_audits_the_same() -> None:
+    code = (
+        "import socket, urllib.request as u\n"
+        "try: u.urlopen('https://models.vendor.example/v1', timeout=3)\nexcept OSError: pass\n"
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x', ('192.0.2.7', 514))\n"
+    )
+    run = run_workload([PY, "-c", code], AuditOptions(capture=True, link="veth"))
+    assert run.rung == "netns+veth"
+    tcp = attempts_of(run, "tcp")
+    assert tcp and tcp[0].sni == "models.vendor.example" and tcp[0].process is not None
+    assert ("udp", "192.0.2.7", 514) in {a.key for a in run.attempts}
+    assert {a.destination for a in attempts_of(run, "dns")} == {"models.vendor.example"}
