@@ -6,6 +6,7 @@ the TUN device of a namespace the test run creates; nothing leaves the machine.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -191,7 +192,8 @@ def test_pip_download_names_every_host_it_tried(tmp_path: Path) -> None:
 
 def test_killing_the_auditor_kills_the_workload(tmp_path: Path) -> None:
     marker = tmp_path / "pid"
-    script = f"echo $$ > {marker}; exec sleep 300"
+    unique = f"300.{os.getpid()}{time.monotonic_ns() % 100000}"  # other runs may sleep too
+    script = f"echo $$ > {marker}; exec sleep {unique}"
     proc = subprocess.Popen(
         [PY, "-m", "airgap_cli", "egress", "run", "--", "sh", "-c", script],
         stdout=subprocess.DEVNULL,
@@ -205,7 +207,9 @@ def test_killing_the_auditor_kills_the_workload(tmp_path: Path) -> None:
     proc.kill()
     proc.wait()
     time.sleep(0.5)
-    leftover = subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True, text=True).stdout
+    leftover = subprocess.run(
+        ["pgrep", "-f", f"sleep {unique}"], capture_output=True, text=True
+    ).stdout
     assert leftover.strip() == ""
 
 
@@ -278,6 +282,10 @@ def _egress_run_as_nobody(tun_mode: int) -> tuple[subprocess.CompletedProcess[st
     workdir = Path(tempfile.mkdtemp(prefix="airgap-unpriv-"))  # pytest's tmp is root-only
     workdir.chmod(0o777)
     report = workdir / "report.json"
+    # The device mode is machine-wide: hold a lock so parallel tests (xdist workers, another
+    # checkout's suite) never see each other's setting.
+    lock = open("/tmp/airgap-tests-dev-net-tun.lock", "w")  # noqa: SIM115 - closed below
+    fcntl.flock(lock, fcntl.LOCK_EX)
     mode = os.stat("/dev/net/tun").st_mode & 0o777
     os.chmod("/dev/net/tun", tun_mode)
     try:
@@ -314,6 +322,8 @@ def _egress_run_as_nobody(tun_mode: int) -> tuple[subprocess.CompletedProcess[st
         egress = json.loads(report.read_text())["details"]["egress"] if report.exists() else None
     finally:
         os.chmod("/dev/net/tun", mode)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
         shutil.rmtree(workdir, ignore_errors=True)
     return result, egress
 
