@@ -92,6 +92,13 @@ def run_command(
             "--capture", help="Complete TCP handshakes to read TLS SNI / HTTP Host / CONNECT."
         ),
     ] = False,
+    link: Annotated[
+        str,
+        typer.Option(
+            "--link",
+            help="How packets reach the auditor: auto, tun, or veth (needs no TUN device).",
+        ),
+    ] = "auto",
     allow: AllowOpt = None,
     pcap: Annotated[
         Path | None,
@@ -120,6 +127,8 @@ def run_command(
     with user_errors(verbose):
         if dns not in ("sinkhole", "nxdomain"):
             raise UsageError(f"--dns must be sinkhole or nxdomain, not {dns!r}")
+        if link not in ("auto", "tun", "veth"):
+            raise UsageError(f"--link must be auto, tun or veth, not {link!r}")
         if mode not in ("auto", "sandbox", "python-hooks"):
             raise UsageError(f"--mode must be auto, sandbox or python-hooks, not {mode!r}")
         if require not in (None, "isolated"):
@@ -145,6 +154,7 @@ def run_command(
             is_allowed=allowlist.allows if allowlist.rules else None,
             proxy=bool(allowlist.rules),
             pcap=writer,
+            link=link,
         )
         try:
             run = _run(command, options, mode, require, quiet)
