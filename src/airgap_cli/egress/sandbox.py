@@ -313,10 +313,65 @@ def start(argv: list[str], *, proxy: bool = False, link: str = "auto") -> Sandbo
 _CONTROL: dict[int, socket.socket] = {}
 
 
+@dataclass(frozen=True)
+class RoutedPath:
+    """The root-only allowed path for address ranges: a veth pair from the sandbox to the host,
+    with one route per allowed CIDR through it (everything else still goes to the auditor)."""
+
+    host_interface: str
+    gateway: str
+    """The host side's address: the sandbox reaches the host (and what the host routes) via it."""
+    capture: socket.socket
+    """Packet socket on the host side: allowed attempts are recorded too."""
+
+
+def open_routed_path(handles: SandboxHandles, cidrs: list[str]) -> RoutedPath:
+    """Wire the routed path into the sandbox of ``handles`` (root only; before :func:`release`)."""
+    if os.geteuid() != 0:
+        raise SandboxError("routing allowed address ranges needs root (use host names: the proxy)")
+    slot = handles.pid % 16000
+    base = f"10.233.{(slot * 4) // 256}.{(slot * 4) % 256}"
+    prefix = base.rsplit(".", 1)[0]
+    last = int(base.rsplit(".", 1)[1])
+    gateway, inside = f"{prefix}.{last + 1}", f"{prefix}.{last + 2}"
+    host_if, sandbox_if = f"agh{handles.pid}"[:15], f"ags{handles.pid}"[:15]
+    target = str(handles.pid)
+    try:
+        _ip("link", "add", host_if, "type", "veth", "peer", "name", sandbox_if)
+        _ip("link", "set", sandbox_if, "netns", target)
+        _ip("addr", "add", f"{gateway}/30", "dev", host_if)
+        _ip("link", "set", host_if, "up")
+        enter = ["nsenter", "-t", target, "-n"]
+        for args in (
+            ["addr", "add", f"{inside}/30", "dev", sandbox_if],
+            ["link", "set", sandbox_if, "up"],
+            *(["route", "add", cidr, "via", gateway, "dev", sandbox_if] for cidr in cidrs),
+        ):
+            subprocess.run(
+                [*enter, shutil.which("ip") or "/usr/sbin/ip", *args],
+                check=True,
+                capture_output=True,
+                timeout=10,
+            )
+        capture = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+        capture.bind((host_if, 0))
+        capture.setblocking(False)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        with contextlib.suppress(OSError, subprocess.CalledProcessError):
+            _ip("link", "del", host_if)
+        raise SandboxError(f"cannot build the routed allowed path: {exc}") from None
+    _GATEWAY[handles.pid] = gateway
+    return RoutedPath(host_if, gateway, capture)
+
+
+_GATEWAY: dict[int, str] = {}
+
+
 def release(handles: SandboxHandles) -> int:
     """Let the workload start (the auditor is listening); returns the init's host pid."""
     control = _CONTROL[handles.pid]
-    control.send(b"go")
+    gateway = _GATEWAY.pop(handles.pid, "")
+    control.send(b"go " + gateway.encode())
     reply = control.recv(64)
     return int(reply.decode() or "0")
 
@@ -368,8 +423,11 @@ def _setup_child(
         socket.send_fds(control, [json.dumps(ready).encode()], fds)
         for fd in fds:
             os.close(fd)
-        if control.recv(16) != b"go":
+        go = control.recv(64)
+        if not go.startswith(b"go"):
             os._exit(125)
+        if go[3:]:
+            os.environ["AIRGAP_EGRESS_GATEWAY"] = go[3:].decode()
         unshare(CLONE_NEWPID)
         init = os.fork()
         if init == 0:
