@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,6 +25,9 @@ from airgap_cli.cli._options import (
 from airgap_cli.core.errors import InputError, UsageError
 from airgap_cli.core.findings import Report
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
 app = typer.Typer(
     name="bundle",
     help="Hash-pin, sign and verify release bundles offline; scan model files for code execution.",
@@ -33,6 +36,19 @@ app = typer.Typer(
 
 KeyOpt = Annotated[Path, typer.Option("--key", "-k", help="Key file.", dir_okay=False)]
 PathArg = Annotated[Path, typer.Argument(help="A directory, a tarball or a single file.")]
+
+
+def _private_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """Load a signing key, asking for the password only when the file is encrypted."""
+    from airgap_cli.bundle import keys
+
+    data = keys.read_key_file(path)
+    password = (
+        keys.password_from_env_or_prompt(confirm=False)
+        if keys.needs_password(data, str(path))
+        else None
+    )
+    return keys.load_private_key(data, password, str(path))
 
 
 @app.command("keygen")
@@ -81,7 +97,7 @@ def sign_command(
     verbose: VerboseOpt = False,
 ) -> None:
     """Hash-pin every file and sign the manifest (directories: DSSE + model-signing predicate)."""
-    from airgap_cli.bundle import keys, sign
+    from airgap_cli.bundle import sign
     from airgap_cli.bundle.modelscan import scan_paths
 
     setup_logging(verbose)
@@ -104,13 +120,7 @@ def sign_command(
                 err=True,
             )
             raise typer.Exit(1)
-        data = keys.read_key_file(key)
-        password = (
-            keys.password_from_env_or_prompt(confirm=False)
-            if keys.needs_password(data, str(key))
-            else None
-        )
-        private = keys.load_private_key(data, password, str(key))
+        private = _private_key(key)
         bundle = (
             sign.sign_directory(path, private, ignore=list(ignore or []))
             if path.is_dir()
@@ -232,7 +242,6 @@ def mlbom_command(
     verbose: VerboseOpt = False,
 ) -> None:
     """CycloneDX MLBOM of a model folder (model card, datasets, base models, files, licenses)."""
-    from airgap_cli.bundle import keys
     from airgap_cli.bundle.attest import sign_mlbom
     from airgap_cli.bundle.mlbom import build_mlbom
 
@@ -247,13 +256,7 @@ def mlbom_command(
         text, findings = build_mlbom(path, spec_version=spec_version)
         attestation = None
         if sign and key is not None:
-            data = keys.read_key_file(key)
-            password = (
-                keys.password_from_env_or_prompt(confirm=False)
-                if keys.needs_password(data, str(key))
-                else None
-            )
-            attestation = sign_mlbom(path, text, keys.load_private_key(data, password, str(key)))
+            attestation = sign_mlbom(path, text, _private_key(key))
         if output is not None:
             write_atomic(output, text)
         else:

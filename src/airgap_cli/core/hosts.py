@@ -129,13 +129,19 @@ class Boundary:
 
     def external_urls(self, text: str, ignore: Iterable[str] = ()) -> Iterator[str]:
         """Every absolute URL in ``text`` whose host is outside the boundary."""
+        return (url for url, _ in self.external_url_matches(text, ignore))
+
+    def external_url_matches(
+        self, text: str, ignore: Iterable[str] = ()
+    ) -> Iterator[tuple[str, int]]:
+        """(url, offset in ``text``) for every external URL; ``ignore`` holds URL globs."""
         patterns = tuple(ignore)
         for match in URL_PATTERN.finditer(text):
             url = match.group().rstrip(".,;:)")
             if is_templated(url) or any(fnmatchcase(url, p) for p in patterns):
                 continue
             if not self.is_internal_url(url):
-                yield url
+                yield url, match.start()
 
 
 def url_host(url: str) -> str | None:

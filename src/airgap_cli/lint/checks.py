@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from fnmatch import fnmatchcase
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -156,22 +155,8 @@ def external_url(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
     for path, text in doc.walk().strings():
         if path in ctx.flagged or (path and path[-1] in skip_keys) or "://" not in text:
             continue
-        for match in _iter_external(ctx, text, ignore):
-            url, offset = match
+        for url, offset in ctx.boundary.external_url_matches(text, ignore):
             yield Hit(path, url, url, line=_blob_line(doc, path, text, offset), distinct=True)
-
-
-def _iter_external(
-    ctx: CheckContext, text: str, ignore: tuple[str, ...]
-) -> Iterator[tuple[str, int]]:
-    from airgap_cli.core.hosts import URL_PATTERN
-
-    for match in URL_PATTERN.finditer(text):
-        url = match.group().rstrip(".,;:)")
-        if is_templated(url) or any(fnmatchcase(url, p) for p in ignore):
-            continue
-        if not ctx.boundary.is_internal_url(url):
-            yield url, match.start()
 
 
 def telemetry_not_disabled(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
@@ -284,7 +269,7 @@ def gitlab_ci_external_download(doc: Document, ctx: CheckContext) -> Iterator[Hi
         tool = _DOWNLOAD.search(line)
         if not tool:
             continue
-        urls = [u for u, _ in _iter_external(ctx, line, ctx.lint.ignore_urls)]
+        urls = list(ctx.boundary.external_urls(line, ctx.lint.ignore_urls))
         if tool.group(1).lower().replace(" ", "") in ("dockerpull", "podmanpull", "cranepull"):
             ref = line[tool.end() :].split()
             if ref and not ctx.boundary.is_internal_image(ref[-1]):
