@@ -130,10 +130,68 @@ def sign_command(
     typer.echo(f"signed {path} -> {target}", err=True)
 
 
+CertIdentityOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--certificate-identity",
+        help="Keyless: the signer's exact identity (certificate SAN: email or URI).",
+    ),
+]
+CertIdentityRegexpOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--certificate-identity-regexp",
+        help="Keyless: a regexp that must match the whole SAN (anchored, unlike cosign).",
+    ),
+]
+CertIssuerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--certificate-oidc-issuer",
+        help="Keyless: the OIDC issuer that vouched for the identity.",
+    ),
+]
+TrustConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--trust-config",
+        help="Keyless: pinned ClientTrustConfig or trusted_root.json (no TUF, no network).",
+        dir_okay=False,
+    ),
+]
+TrustedRootOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--trusted-root",
+        help="Keyless: pinned trusted_root.json (cosign's name for --trust-config).",
+        dir_okay=False,
+    ),
+]
+
+
+def _check_key_or_keyless(key: Path | None, keyless_options: list[object]) -> bool:
+    """True for keyless verification; ``UsageError`` unless exactly one mode is asked for."""
+    keyless = any(v is not None for v in keyless_options)
+    if key is not None and keyless:
+        raise UsageError(
+            "--key verifies a key-signed bundle; --certificate-* and --trust-config/"
+            "--trusted-root verify a keyless one: give one or the other"
+        )
+    if key is None and not keyless:
+        raise UsageError(
+            "give --key PUB for a key-signed bundle, or --certificate-identity(-regexp), "
+            "--certificate-oidc-issuer and --trust-config for a keyless one"
+        )
+    return keyless
+
+
 @app.command("verify")
 def verify_command(
     path: PathArg,
-    key: KeyOpt,
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", "-k", help="Pinned public key (key-signed bundles).", dir_okay=False),
+    ] = None,
     signature: Annotated[
         Path | None,
         typer.Option(
@@ -143,6 +201,11 @@ def verify_command(
             dir_okay=False,
         ),
     ] = None,
+    certificate_identity: CertIdentityOpt = None,
+    certificate_identity_regexp: CertIdentityRegexpOpt = None,
+    certificate_oidc_issuer: CertIssuerOpt = None,
+    trust_config: TrustConfigOpt = None,
+    trusted_root: TrustedRootOpt = None,
     fmt: FormatOpt = OutputFormat.TEXT,
     output: OutputOpt = None,
     report: ReportOpt = None,
@@ -151,26 +214,55 @@ def verify_command(
     verbose: VerboseOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """Refuse unless every byte matches a manifest signed by the pinned key (fail closed)."""
+    """Refuse unless every byte matches what the pinned key or identity signed (fail closed)."""
     from airgap_cli.bundle import keys, sign
     from airgap_cli.bundle.verify import RULES, verify_path
 
     setup_logging(verbose)
     with user_errors(verbose):
         extra = parse_reports(report)
+        keyless = _check_key_or_keyless(
+            key,
+            [
+                certificate_identity,
+                certificate_identity_regexp,
+                certificate_oidc_issuer,
+                trust_config,
+                trusted_root,
+            ],
+        )
         if not path.exists():
             raise InputError("no such file or directory", path=path)
-        public = keys.load_public_key(keys.read_key_file(key), str(key))
         sig = signature or sign.default_signature_path(path)
-        if not sig.exists():
-            raise InputError("signature file not found", path=sig)
-        from airgap_cli.bundle.attest import is_mlbom_attestation, verify_mlbom
-
-        attested = is_mlbom_attestation(sig)
-        result = verify_mlbom(path, public, sig) if attested else verify_path(path, public, sig)
         verdict = Report(command="bundle-verify", tool_version=__version__)
-        verdict.findings += result.findings
         verdict.rules.update(RULES)
+        if keyless:
+            from airgap_cli.bundle import keyless as kl
+
+            policy, root = kl.policy_from_options(
+                identity=certificate_identity,
+                identity_regexp=certificate_identity_regexp,
+                issuer=certificate_oidc_issuer,
+                trust_config=trust_config,
+                trusted_root=trusted_root,
+            )
+            trust = kl.load_trust_root(root)
+            if not sig.exists():
+                raise InputError("signature file not found", path=sig)
+            result = kl.verify_keyless(path, sig, trust, policy)
+            verdict.rules.update(kl.KEYLESS_RULES)
+            signer = f"{policy.describe()} ({policy.issuer}) under {root}"
+        else:
+            assert key is not None  # _check_key_or_keyless refused the other case
+            public = keys.load_public_key(keys.read_key_file(key), str(key))
+            if not sig.exists():
+                raise InputError("signature file not found", path=sig)
+            from airgap_cli.bundle.attest import is_mlbom_attestation, verify_mlbom
+
+            attested = is_mlbom_attestation(sig)
+            result = verify_mlbom(path, public, sig) if attested else verify_path(path, public, sig)
+            signer = str(key)
+        verdict.findings += result.findings
         verdict.details["bundle"] = {
             "path": str(path),
             "signature": str(sig),
@@ -178,8 +270,13 @@ def verify_command(
             "files": result.files,
             "kind": result.kind,
         }
+        if keyless:
+            verdict.details["bundle"]["keyless"] = {
+                k: result.details.get(k)
+                for k in ("identities", "issuers", "integrated_time", "trust_root")
+            }
     if result.verified and not quiet:
-        typer.echo(f"OK: {path}: {result.files} files verified against {key}", err=True)
+        typer.echo(f"OK: {path}: {result.files} files verified against {signer}", err=True)
     emit(
         verdict,
         fmt=fmt.value,

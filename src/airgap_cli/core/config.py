@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema_rs
 
 from airgap_cli.core.errors import ConfigError, InputError
 from airgap_cli.core.hosts import Boundary
@@ -56,6 +56,18 @@ class BundleSpec:
 
 
 @dataclass(frozen=True)
+class OpenAPISettings:
+    """The ``openapi:`` section: spec discovery for ``airgap check`` and the breaking gate."""
+
+    specs: tuple[str, ...] = ()
+    base: str | None = None
+    fail_on: str = "error"
+    ignore: tuple[Path, ...] = ()
+    levels: dict[str, str] = field(default_factory=dict)
+    ref_map: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated configuration; ``Config()`` is the built-in default (no file)."""
 
@@ -70,6 +82,7 @@ class Config:
     egress_baseline: Path | None = None
     bundles: tuple[BundleSpec, ...] = ()
     """``bundle.verify``: signed bundles ``airgap check`` verifies with their pinned keys."""
+    openapi: OpenAPISettings = field(default_factory=OpenAPISettings)
 
     @property
     def root(self) -> Path:
@@ -108,37 +121,39 @@ def load_config(explicit: Path | None = None, start: Path | None = None) -> Conf
     return _build(data, path)
 
 
+def _cidr(value: str) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
 def _validate(data: Any, path: Path) -> None:
+    """Schema-check the config with jsonschema-rs (importing jsonschema costs a second of CPU)."""
     schema = json.loads(
         resources.files("airgap_cli.schemas").joinpath("config.schema.json").read_text()
     )
-    checker = jsonschema.FormatChecker()
-
-    @checker.checks("airgap-cidr", raises=ValueError)  # type: ignore[untyped-decorator]
-    def _cidr(value: object) -> bool:
-        if isinstance(value, str):
-            ipaddress.ip_network(value, strict=False)
-        return True
-
-    validator = jsonschema.Draft202012Validator(schema, format_checker=checker)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    validator = jsonschema_rs.Draft202012Validator(
+        schema, validate_formats=True, formats={"airgap-cidr": _cidr}
+    )
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.instance_path))
     if errors:
         error = errors[0]
-        where = list(error.absolute_path)
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            known = set(error.schema.get("properties", {}))
-            where += sorted(k for k in error.instance if k not in known)[:1]
+        where = list(error.instance_path)
+        if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties):
+            where += sorted(error.kind.unexpected)[:1]
         dotted = ".".join(str(p) for p in where) or "(top level)"
         raise ConfigError(f"{dotted}: {_short(error)}", path=path, line=line_of(data, where, 1))
 
 
-def _short(error: jsonschema.ValidationError) -> str:
-    if error.validator == "additionalProperties":
-        return (
-            str(error.message)
-            .replace(" were unexpected", " is not a known setting")
-            .replace(" was unexpected", " is not a known setting")
-        )
+def _short(error: jsonschema_rs.ValidationError) -> str:
+    kind = error.kind
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties):
+        unexpected = ", ".join(repr(k) for k in sorted(kind.unexpected))
+        return f"{unexpected} is not a known setting"
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.Format):
+        return f"{error.instance!r} is not a valid {kind.format}"
     return str(error.message)
 
 
@@ -149,6 +164,7 @@ def _build(data: dict[str, Any], path: Path) -> Config:
     lint = data.get("lint") or {}
     defaults = LintSettings()
     baseline = data.get("baseline")
+    openapi = data.get("openapi") or {}
     return Config(
         path=path,
         boundary=Boundary(
@@ -180,6 +196,14 @@ def _build(data: dict[str, Any], path: Path) -> Config:
                 root / item["signature"] if item.get("signature") else None,
             )
             for item in (data.get("bundle") or {}).get("verify", ())
+        ),
+        openapi=OpenAPISettings(
+            specs=tuple(openapi.get("specs", ())),
+            base=openapi.get("base"),
+            fail_on=openapi.get("fail_on", "error"),
+            ignore=tuple(root / item for item in openapi.get("ignore", ())),
+            levels=dict(openapi.get("levels", {})),
+            ref_map={url: str(root / file) for url, file in openapi.get("ref_map", {}).items()},
         ),
         egress_baseline=(
             root / data["egress"]["baseline"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -10,7 +12,7 @@ from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema_rs
 
 from airgap_cli.core.errors import InputError, RuleError
 from airgap_cli.core.findings import Severity
@@ -18,6 +20,12 @@ from airgap_cli.core.yamlio import line_of, load_documents
 
 BUILTIN_LINT_PACKS = ("kubernetes", "gitlab-ci")
 """Directories of ``rules/`` that hold manifest-lint rules."""
+BUILTIN_PACKS: dict[str, tuple[str, ...]] = {
+    "manifest": BUILTIN_LINT_PACKS,
+    "openapi": ("openapi",),
+}
+"""Built-in rule directories per domain (``domain:`` in a rule file; ``manifest`` by default)."""
+_DEFAULT_DOCUMENTS = {"manifest": ["kubernetes"], "openapi": ["openapi"]}
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,8 @@ class Rule:
     params: dict[str, Any] = field(default_factory=dict)
     tests: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     source: str = ""
+    domain: str = "manifest"
+    """Which linter runs the rule: ``manifest`` (``airgap lint``) or ``openapi``."""
 
     def metadata(self) -> dict[str, Any]:
         """What reporters show about the rule (SARIF ``rules[]``, docs)."""
@@ -61,9 +71,12 @@ class Rule:
         }
 
 
-def _meta_validator() -> jsonschema.Draft202012Validator:
+@functools.cache
+def _meta_validator() -> jsonschema_rs.Draft202012Validator:
+    """jsonschema-rs, not jsonschema: importing jsonschema costs a second of CPU (its format
+    checkers pull in a grammar library), which every ``airgap lint`` would pay."""
     text = resources.files("airgap_cli.schemas").joinpath("rule.schema.json").read_text()
-    return jsonschema.Draft202012Validator(json.loads(text))
+    return jsonschema_rs.Draft202012Validator(json.loads(text))
 
 
 def builtin_rule_dirs(packs: Iterable[str] = BUILTIN_LINT_PACKS) -> list[Traversable]:
@@ -81,19 +94,20 @@ def load_rule_file(source: Traversable | Path, display: str) -> Rule:
     if len(docs) != 1:
         raise RuleError("a rule file holds exactly one YAML document", path=display)
     data = docs[0].data
-    errors = sorted(_meta_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = sorted(_meta_validator().iter_errors(data), key=lambda e: list(e.instance_path))
     if errors:
-        where = list(errors[0].absolute_path)
+        where = list(errors[0].instance_path)
         raise RuleError(
             f"invalid rule: {'.'.join(map(str, where)) or '(top level)'}: {errors[0].message}",
             path=display,
             line=line_of(data, where, 1),
         )
+    domain = str(data.get("domain", "manifest"))
     checks = tuple(
         RuleCheck(
             target=c["target"],
             condition=json.loads(json.dumps(c["condition"])),
-            documents=frozenset(c.get("documents", ["kubernetes"])),
+            documents=frozenset(c.get("documents", _DEFAULT_DOCUMENTS[domain])),
             kinds=tuple(c.get("kinds", ())),
             api_versions=tuple(c.get("api_versions", ())),
         )
@@ -114,6 +128,7 @@ def load_rule_file(source: Traversable | Path, display: str) -> Rule:
         params=dict(data.get("params", {})),
         tests={k: list(v) for k, v in data["tests"].items()},
         source=display,
+        domain=domain,
     )
 
 
@@ -124,10 +139,13 @@ def load_rules(
     disable: Iterable[str] = (),
     only: Iterable[str] = (),
     severity: dict[str, str] | None = None,
+    domain: str = "manifest",
 ) -> list[Rule]:
-    """Every rule of the built-in pack and the user directories, selected and re-ranked.
+    """Every rule of ``domain`` in the built-in pack and user directories, selected and re-ranked.
 
-    Fails closed: unknown ids in the selection, duplicate ids and an empty result are errors.
+    User directories may mix domains; each linter keeps its own. Fails closed: unknown ids in the
+    selection (ids of another domain's built-in pack are known), duplicate ids and an empty
+    result are errors.
     """
     rules: dict[str, Rule] = {}
     sources: list[tuple[Traversable | Path, str]] = []
@@ -147,15 +165,30 @@ def load_rules(
     disable, only, severity = set(disable), set(only), dict(severity or {})
     unknown = (disable | only | set(severity)) - set(rules)
     if unknown:
+        unknown -= _builtin_ids(other for other in BUILTIN_PACKS if other != domain)
+    if unknown:
         raise RuleError(f"unknown rule id(s) in configuration: {', '.join(sorted(unknown))}")
     selected = [
         _reranked(rule, severity.get(rule.id))
         for rule in rules.values()
-        if rule.id not in disable and (not only or rule.id in only)
+        if rule.domain == domain and rule.id not in disable and (not only or rule.id in only)
     ]
     if not selected:
         raise RuleError("no rule is enabled: an empty rule set would pass everything")
     return sorted(selected, key=lambda r: r.id)
+
+
+def _builtin_ids(domains: Iterable[str]) -> set[str]:
+    """Rule ids of other domains' built-in packs (a config is shared by every linter)."""
+    ids: set[str] = set()
+    for domain in domains:
+        for directory in builtin_rule_dirs(BUILTIN_PACKS[domain]):
+            for source in _yaml_files(directory):
+                with contextlib.suppress(InputError):
+                    for doc in load_documents(source.read_text(encoding="utf-8"), source.name):
+                        if isinstance(doc.data, dict) and isinstance(doc.data.get("id"), str):
+                            ids.add(doc.data["id"])
+    return ids
 
 
 def _reranked(rule: Rule, severity: str | None) -> Rule:

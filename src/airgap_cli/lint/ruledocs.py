@@ -14,6 +14,7 @@ def render(rules: list[Rule]) -> str:
         "# Rule reference",
         "",
         "Generated from `rules/` by `make docs`",
+        "(manifest rules for `airgap lint`, then `openapi-*` rules for `airgap openapi lint`)",
         "(`python -m airgap_cli.lint.ruledocs docs/rules.md`); a test fails when this file is out",
         "of date. Ids are stable across versions.",
         "",
@@ -43,8 +44,9 @@ def render(rules: list[Rule]) -> str:
         )
         lines += [f"Evaluation: {how}.", ""]
         example = rule.tests["fail"][0]
+        default_file = "openapi.yaml" if rule.domain == "openapi" else "manifest.yaml"
         lines += [
-            f"Failing example (`{example.get('file', 'manifest.yaml')}`):",
+            f"Failing example (`{example.get('file', default_file)}`):",
             "",
             "```yaml",
             example["content"].rstrip(),
@@ -64,9 +66,15 @@ def _applies(rule: Rule) -> str:
     return "; ".join(parts).replace("|", "\\|")
 
 
+def all_rules() -> list[Rule]:
+    """Every built-in rule: the manifest linter's, then ``airgap openapi lint``'s."""
+    openapi = load_rules(builtin_rule_dirs(("openapi",)), domain="openapi")
+    return load_rules(builtin_rule_dirs()) + openapi
+
+
 def main() -> None:
     """``python -m airgap_cli.lint.ruledocs [OUTPUT]``."""
-    text = render(load_rules(builtin_rule_dirs()))
+    text = render(all_rules())
     if len(sys.argv) > 1:
         Path(sys.argv[1]).write_text(text, encoding="utf-8")
     else:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from pathlib import Path
@@ -39,6 +40,9 @@ MAX_REF_HOPS = 64
 """Longest ``$ref`` chain followed before it counts as a loop."""
 MAX_DOCUMENTS = 1_000
 """Most files one spec may pull in through relative ``$ref``s."""
+
+Reader = Callable[[str], bytes]
+"""Reads one file's bytes (the disk by default; ``git show REF:path`` for a base version)."""
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _WHITESPACE = " \t\n\r"
@@ -120,19 +124,29 @@ class JsonLines:
     def _line_at(self, offset: int) -> int:
         index = bisect.bisect_right(self._line_marks, offset) - 1
         mark, number = self._line_marks[index], self._line_numbers[index]
-        line = number + self._text.count("\n", mark, offset)
+        if index + 1 < len(self._line_marks) and (
+            self._line_marks[index + 1] - offset < offset - mark
+        ):  # the next known mark is nearer: count backwards from it
+            after = self._line_marks[index + 1]
+            line = self._line_numbers[index + 1] - self._text.count("\n", offset, after)
+        else:
+            line = number + self._text.count("\n", mark, offset)
         self._line_marks.insert(index + 1, offset)
         self._line_numbers.insert(index + 1, line)
         return line
 
     def _offset(self, key: tuple[str, ...]) -> int | None:
-        if key in self._offsets:
-            return self._offsets[key]
-        parent = self._offset(key[:-1])
-        if parent is not None:
-            with contextlib.suppress(ValueError, IndexError):  # malformed text: no line
-                self._scan_children(key[:-1], parent)
-        return self._offsets.setdefault(key, None)
+        """Offset of the value at ``key``, scanning each missing parent once (iteratively)."""
+        depth = len(key)
+        while key[:depth] not in self._offsets:
+            depth -= 1
+        for known in range(depth, len(key)):
+            parent = self._offsets[key[:known]]
+            if parent is not None:
+                with contextlib.suppress(ValueError, IndexError, RecursionError):  # no line
+                    self._scan_children(key[:known], parent)
+            self._offsets.setdefault(key[: known + 1], None)
+        return self._offsets[key]
 
     def _scan_children(self, prefix: tuple[str, ...], pos: int) -> None:
         text = self._text
@@ -247,6 +261,7 @@ class Spec:
         ref_map: Mapping[str, str] | None = None,
         allowed_root: Path | None = None,
         max_bytes: int = MAX_SPEC_BYTES,
+        reader: Reader | None = None,
     ) -> None:
         if not isinstance(root.data, dict):
             kind = "list" if isinstance(root.data, list) else type(root.data).__name__
@@ -256,10 +271,13 @@ class Spec:
         self.path = root.path
         self.data: dict[str, Any] = root.data
         self.version = detect_version(root.data)
+        self.sha256 = ""
+        """SHA-256 of the spec's bytes (set by load_spec), so a report ties to exact input."""
         self.ref_problems: list[RefProblem] = []
         self._problem_keys: set[tuple[str, str, str]] = set()
         self._ref_map = dict(ref_map or {})
         self._max_bytes = max_bytes
+        self._reader = reader or (lambda file_path: read_limited(file_path, max_bytes))
         self._docs: dict[str, Document] = {}
         self._root_key = self._file_key(root.path)
         self._docs[self._root_key] = root
@@ -375,7 +393,8 @@ class Spec:
             return False
         display = os.path.relpath(file_path) if not file_path.startswith("-") else file_path
         try:
-            text = decode(read_limited(file_path, self._max_bytes), display)
+            data = self._reader(file_path)
+            text = decode(check_bytes(data, display, self._max_bytes), display)
             self._docs[key] = parse_document(text, display)
         except InputError as exc:
             self._problem("broken", ref, doc_key, pointer, exc.message)
@@ -461,12 +480,23 @@ def load_spec(
     text: str | None = None,
     max_bytes: int = MAX_SPEC_BYTES,
     allowed_root: Path | None = None,
+    reader: Reader | None = None,
 ) -> Spec:
-    """Load a spec from ``path`` (or from ``text``, e.g. stdin or ``git show``) without fetching anything."""
-    if text is None:
-        text = decode(read_limited(path, max_bytes), path)
-    elif len(text) > max_bytes:
-        check_bytes(text.encode("utf-8"), path, max_bytes)  # raises the size error
-    return Spec(
-        parse_document(text, path), ref_map=ref_map, max_bytes=max_bytes, allowed_root=allowed_root
+    """Load a spec from ``path`` (or from ``text``, e.g. stdin) without fetching anything.
+
+    ``reader`` replaces the disk for the spec and every file its relative refs reach, e.g. to
+    read all of them as they were at a git revision.
+    """
+    raw = text.encode("utf-8") if text is not None else None
+    if raw is None:
+        raw = reader(path) if reader else read_limited(path, max_bytes)
+    text = decode(check_bytes(raw, path, max_bytes), path)
+    spec = Spec(
+        parse_document(text, path),
+        ref_map=ref_map,
+        max_bytes=max_bytes,
+        allowed_root=allowed_root,
+        reader=reader,
     )
+    spec.sha256 = hashlib.sha256(raw).hexdigest()
+    return spec
