@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from airgap_cli import __version__
-from airgap_cli.cli import bundle, egress
+from airgap_cli.cli import bundle, egress, openapi
 from airgap_cli.cli.check import check_command
 from airgap_cli.cli.lint import lint_command
 
@@ -27,7 +27,7 @@ COMMANDS: list[tuple[str, Callable[..., None]]] = [
 ]
 """Every command, registered once; only commands that work are listed."""
 
-GROUPS: list[typer.Typer] = [egress.app, bundle.app]
+GROUPS: list[typer.Typer] = [openapi.app, egress.app, bundle.app]
 """Command groups (``airgap egress …``), registered once."""
 
 for _name, _command in COMMANDS:

@@ -59,6 +59,8 @@ def check_command(
         combined = Report(command="check", tool_version=__version__)
         for static_check in CHECKS:
             combined.extend(static_check(targets, cfg))
+        specs = set(combined.details.get("openapi_specs", ()))
+        combined.skipped = [s for s in combined.skipped if s.path not in specs]  # not skipped
         threshold = finish(combined, cfg, baseline, write_baseline_to, quiet)
     emit(
         combined,
@@ -104,5 +106,44 @@ def _bundles(targets: list[str], cfg: Config) -> Report:
     return report
 
 
-CHECKS: list[Callable[[list[str], Config], Report]] = [_lint, _egress_scan, _bundles]
+def _openapi(targets: list[str], cfg: Config) -> Report:
+    """Validate and lint every spec; with ``openapi.base`` in a git checkout, gate breaking changes.
+
+    Breaking changes count at the level ``openapi.fail_on`` names: lower levels are dropped here
+    (``airgap openapi diff`` lists everything).
+    """
+    from airgap_cli.cli import openapi
+    from airgap_cli.openapi.breaking import LEVEL_SEVERITY
+    from airgap_cli.openapi.discover import find_specs
+
+    report = Report(command="openapi", tool_version=__version__)
+    specs = find_specs(targets, cfg)
+    if not specs:
+        return report
+    ref_map = dict(cfg.openapi.ref_map)
+    report.extend(openapi.run_validate(specs, cfg, ref_map))
+    report.extend(openapi.run_lint(specs, cfg, ref_map))
+    if cfg.openapi.base and cfg.openapi.fail_on != "never":
+        settings = openapi.CompareSettings(
+            base=cfg.openapi.base,
+            ignore=list(cfg.openapi.ignore),
+            levels=dict(cfg.openapi.levels),
+            ref_map=ref_map,
+            breaking_only=True,
+        )
+        changes = openapi.run_compare("openapi-breaking", specs, settings)
+        floor = LEVEL_SEVERITY[cfg.openapi.fail_on].rank
+        changes.findings = [f for f in changes.findings if f.severity.rank >= floor]
+        changes.inputs = [i for i in changes.inputs if ":" in i.path]  # the base versions only
+        report.extend(changes)
+    report.details["openapi_specs"] = [str(path) for path in specs]
+    return report
+
+
+CHECKS: list[Callable[[list[str], Config], Report]] = [
+    _lint,
+    _egress_scan,
+    _bundles,
+    _openapi,
+]
 """The static checks ``airgap check`` runs, in order; each pillar adds its own."""

@@ -117,6 +117,10 @@ class Finding:
     """Control tags such as ``NIST-800-53:SC-7`` or ``OWASP-LLM:LLM03:2025``."""
     fingerprint: str = field(default="")
     """Derived from rule, path and locator when not given."""
+    level: str | None = None
+    """For API changes: oasdiff's level (``error`` breaking, ``warning`` potentially, ``info``)."""
+    operations: tuple[str, ...] = ()
+    """For API changes: every affected operation as ``METHOD /path``."""
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
@@ -135,7 +139,7 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (see ``docs/schemas/report.schema.json``)."""
-        return {
+        data: dict[str, Any] = {
             "rule_id": self.rule_id,
             "severity": self.severity.value,
             "title": self.title,
@@ -146,6 +150,11 @@ class Finding:
             "compliance": list(self.compliance),
             "fingerprint": self.fingerprint,
         }
+        if self.level is not None:
+            data["level"] = self.level
+        if self.operations:
+            data["operations"] = list(self.operations)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
@@ -160,6 +169,8 @@ class Finding:
             remediation=str(data.get("remediation") or ""),
             compliance=tuple(data.get("compliance") or ()),
             fingerprint=str(data.get("fingerprint") or ""),
+            level=data.get("level"),
+            operations=tuple(data.get("operations") or ()),
         )
 
 

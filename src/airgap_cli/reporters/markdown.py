@@ -7,6 +7,7 @@ import re
 from airgap_cli.core.findings import Finding, Report, Severity
 from airgap_cli.reporters.base import RenderOptions, Reporter, register
 from airgap_cli.reporters.codequality import ci_path
+from airgap_cli.reporters.text import affected, is_change_report
 
 MAX_ROWS = 500
 """Findings listed before truncating, to stay well under GitLab's 1,000,000-character note limit."""
@@ -57,6 +58,36 @@ def _details(summary: str, body: list[str]) -> list[str]:
     return ["", "<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>"]
 
 
+_LEVEL_HEADINGS = (
+    ("error", "Breaking changes"),
+    ("warning", "Potentially breaking changes"),
+    ("info", "Other changes"),
+)
+
+
+def _changelog(findings: list[Finding]) -> list[str]:
+    """API changes as a merge-request changelog: one section per level, one bullet per change."""
+    lines: list[str] = []
+    shown = 0
+    for level, heading in _LEVEL_HEADINGS:
+        group = sorted((f for f in findings if f.level == level), key=lambda f: f.sort_key())
+        if not group:
+            continue
+        lines += [f"### {heading} ({len(group)})", ""]
+        for finding in group:
+            if shown == MAX_ROWS:
+                lines.append(f"- … {len(findings) - MAX_ROWS} more in the JSON or SARIF report")
+                break
+            shown += 1
+            operations = code_cell(affected(finding)) if finding.operations else "spec"
+            where = code_cell(_where(finding.location.path, finding.location.line))
+            lines.append(
+                f"- {operations}: {cell(finding.message)} ({code_cell(finding.rule_id)}, {where})"
+            )
+        lines.append("")
+    return lines
+
+
 @register
 class MarkdownReporter(Reporter):
     """Heading, counts, the findings table by severity, and collapsed audit details."""
@@ -82,6 +113,8 @@ class MarkdownReporter(Reporter):
         lines.append("")
         if not total:
             lines.append("No findings.")
+        elif is_change_report(report):
+            lines += _changelog(report.findings)
         else:
             ordered = sorted(report.findings, key=lambda f: (-f.severity.rank, f.sort_key()))
             lines += [

@@ -48,6 +48,64 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in flat)
 
 
+MAX_LISTED_OPERATIONS = 5
+"""Operations named under a shared-component change before ``(+N more)``."""
+
+
+def is_change_report(report: Report) -> bool:
+    """True for ``openapi diff/breaking`` output: every finding is an API change with a level."""
+    return bool(report.findings) and all(f.level is not None for f in report.findings)
+
+
+def operation_group(finding: Finding) -> str:
+    """The heading a change is listed under: its one operation, or the shared components."""
+    if len(finding.operations) == 1:
+        return finding.operations[0]
+    if finding.operations:
+        return "Shared components (each change affects several operations)"
+    return "Spec-wide changes"
+
+
+def affected(finding: Finding) -> str:
+    """``GET /a, POST /b (+3 more)``."""
+    named = ", ".join(finding.operations[:MAX_LISTED_OPERATIONS])
+    more = len(finding.operations) - MAX_LISTED_OPERATIONS
+    return f"{named} (+{more} more)" if more > 0 else named
+
+
+_LEVEL_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def change_lines(findings: list[Finding]) -> list[str]:
+    """API changes grouped by operation, breaking ones first inside each group."""
+    lines: list[str] = []
+    ordered = sorted(
+        findings,
+        key=lambda f: (
+            len(f.operations) > 1,
+            not f.operations,
+            operation_group(f),
+            _LEVEL_ORDER.get(f.level or "", 3),
+            f.sort_key(),
+        ),
+    )
+    for heading, group in groupby(ordered, key=operation_group):
+        if lines:
+            lines.append("")
+        lines.append(_one_line(heading))
+        for finding in group:
+            where = f"{display_path(finding.location.path)}:{finding.location.line or '-'}"
+            lines.append(
+                f"  {(finding.level or '').upper():<7}  {finding.rule_id}  "
+                f"{_one_line(finding.message)}  ({_one_line(where)})"
+            )
+            if len(finding.operations) > 1:
+                lines.append(
+                    f"      affects {len(finding.operations)}: {_one_line(affected(finding))}"
+                )
+    return lines
+
+
 @register
 class TextReporter(Reporter):
     """Findings grouped by file, one line each with its fix, then errors, skips and a summary."""
@@ -60,6 +118,9 @@ class TextReporter(Reporter):
         findings = report.sorted_findings()
         if not findings:
             lines.append("No findings.")
+        elif is_change_report(report):
+            lines += change_lines(findings)
+            findings = []
         width = max((len(_position(f)) for f in findings), default=0)
         for path, group in groupby(findings, key=lambda f: f.location.path):
             if lines:

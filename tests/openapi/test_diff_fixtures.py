@@ -1,0 +1,112 @@
+"""One minimal spec pair per check id: the id fires at its catalogue level, nothing else breaks.
+
+Each ``fixtures/openapi/diff/<check-id>/{old,new}.yaml`` isolates one edit. Mirrors replay the
+same edit the other way (or on the other side of the API) and must not be breaking: that is
+what direction-aware checks are for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airgap_cli.openapi.checks import load_catalogue
+from airgap_cli.openapi.diff import Change, compare
+from airgap_cli.openapi.loader import load_spec
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "openapi" / "diff"
+CASES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and not p.name.startswith("_"))
+
+
+def diff_of(name: str, *, reverse: bool = False) -> list[Change]:
+    old, new = FIXTURES / name / "old.yaml", FIXTURES / name / "new.yaml"
+    if reverse:
+        old, new = new, old
+    return compare(load_spec(str(old)), load_spec(str(new)))
+
+
+def test_every_catalogued_check_has_a_fixture() -> None:
+    assert set(CASES) == set(load_catalogue().checks)
+
+
+@pytest.mark.parametrize("check_id", CASES)
+def test_fixture_fires_its_check_at_its_level_and_nothing_else_breaks(check_id: str) -> None:
+    changes = diff_of(check_id)
+    fired = [c for c in changes if c.id == check_id]
+    assert fired, f"{check_id} did not fire; got {[c.id for c in changes]}"
+    assert all(c.level == load_catalogue().level(check_id) for c in fired)
+    assert all(
+        c.operations or c.id.startswith(("api-schema", "api-security-component", "api-global"))
+        for c in fired
+    )
+    others = [c.id for c in changes if c.level == "error" and c.id != check_id]
+    assert not others, f"unexpected breaking changes: {others}"
+
+
+REVERSIBLE = [
+    "request-property-max-length-decreased",
+    "request-body-max-length-decreased",
+    "request-property-max-decreased",
+    "request-property-min-increased",
+    "request-property-min-length-increased",
+    "request-property-min-items-increased",
+    "request-property-became-required",
+    "request-property-became-not-nullable",
+    "request-property-enum-value-removed",
+    "request-property-any-of-removed",
+    "request-property-one-of-removed",
+    "request-property-pattern-added",
+    "request-property-all-of-added",
+    "request-body-became-required",
+    "request-body-media-type-removed",
+    "request-body-any-of-removed",
+    "request-body-one-of-removed",
+    "new-required-request-property",
+    "new-required-request-parameter",
+    "request-parameter-became-required",
+    "request-parameter-enum-value-removed",
+    "request-parameter-max-length-decreased",
+    "request-parameter-max-items-decreased",
+    "request-parameter-min-increased",
+    "request-parameter-pattern-added",
+    "response-property-became-optional",
+    "response-property-became-nullable",
+    "response-property-max-length-increased",
+    "response-property-min-decreased",
+    "response-required-property-removed",
+    "response-success-status-removed",
+    "response-media-type-removed",
+    "response-body-one-of-added",
+    "response-property-one-of-added",
+    "required-response-header-removed",
+    "response-header-became-optional",
+    "api-path-removed-without-deprecation",
+    "api-removed-without-deprecation",
+]
+
+
+@pytest.mark.parametrize("check_id", REVERSIBLE)
+def test_reverse_edit_is_not_breaking(check_id: str) -> None:
+    breaking = [c.id for c in diff_of(check_id, reverse=True) if c.level == "error"]
+    assert not breaking, f"reverse of {check_id} broke: {breaking}"
+
+
+SIDE_SWAPS = [
+    # (request edit that breaks, response fixture whose reverse replays that edit on a response)
+    ("request-property-max-length-decreased", "response-property-max-length-increased"),
+    ("request-property-min-increased", "response-property-min-decreased"),
+    ("request-property-became-not-nullable", "response-property-became-nullable"),
+    ("request-property-enum-value-removed", "response-property-enum-value-added"),
+    ("request-property-any-of-removed", "response-property-any-of-added"),
+    ("request-property-one-of-removed", "response-property-one-of-added"),
+    ("request-body-one-of-removed", "response-body-one-of-added"),
+    ("new-required-request-property", "response-required-property-removed"),
+]
+
+
+@pytest.mark.parametrize(("request_case", "response_case"), SIDE_SWAPS)
+def test_request_breaking_edit_is_safe_on_a_response(request_case: str, response_case: str) -> None:
+    assert load_catalogue().level(request_case) == "error"
+    on_response = diff_of(response_case, reverse=True)
+    assert not [c.id for c in on_response if c.level == "error"]
