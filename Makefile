@@ -32,9 +32,10 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -n 2 tests
 
-## docs: regenerate docs/rules.md from rules/
+## docs: regenerate docs/rules.md and docs/openapi-checks.md from rules/
 docs: $(STAMP)
 	$(BIN)/python -m airgap_cli.lint.ruledocs docs/rules.md
+	$(BIN)/python -c 'from airgap_cli.openapi.checks import checks_page; print(checks_page(), end="")' > docs/openapi-checks.md
 
 ## bench: the lint benchmark (see benchmarks/README.md)
 bench: $(STAMP)

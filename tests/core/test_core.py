@@ -109,3 +109,10 @@ def test_report_round_trips_through_json() -> None:
     again = Report.from_dict(report.to_dict())
     assert again.findings == report.findings
     assert report.exit_code("high") == 1 and report.exit_code("critical") == 0
+
+
+def test_exponent_floats_are_numbers_as_in_yaml_1_2() -> None:
+    """``maximum: 1e5`` is a number to Go, JavaScript and openapi-spec-validator; a string to
+    YAML 1.1. Reading it as a string made a valid OpenAPI spec invalid here."""
+    [doc] = load_documents("a: 1e5\nb: 1.5e3\nc: -2E-3\nd: '1e5'\ne: e5\n", "x.yaml")
+    assert doc.data == {"a": 1e5, "b": 1.5e3, "c": -2e-3, "d": "1e5", "e": "e5"}

@@ -57,9 +57,14 @@ def test_changed_component_is_one_change_with_every_affected_operation() -> None
         "GET /orders/{orderId}",
     }
     assert enum_added["location"]["path"] == NEW
-    assert enum_added["location"]["line"] == (CLI / "new.yaml").read_text().splitlines().index(
-        "        status: {type: string, enum: [open, shipped, returned]}"
-    ) + 1
+    assert (
+        enum_added["location"]["line"]
+        == (CLI / "new.yaml")
+        .read_text()
+        .splitlines()
+        .index("        status: {type: string, enum: [open, shipped, returned]}")
+        + 1
+    )
 
 
 def test_diff_lists_info_changes_and_does_not_fail_by_default() -> None:
@@ -177,9 +182,13 @@ def test_validate_and_lint_on_a_clean_spec_exit_0() -> None:
 
 
 def test_lint_flags_what_would_reach_outside() -> None:
-    code, report = run("openapi", "lint", str(ROOT / "fixtures" / "demo" / "api" / "inference.yaml"))
+    code, report = run(
+        "openapi", "lint", str(ROOT / "fixtures" / "demo" / "api" / "inference.yaml")
+    )
     assert code == 1
-    assert {"openapi-server-public", "openapi-oauth-url-public", "openapi-remote-ref"} <= ids(report)
+    assert {"openapi-server-public", "openapi-oauth-url-public", "openapi-remote-ref"} <= ids(
+        report
+    )
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -210,3 +219,10 @@ def test_base_ref_reads_old_versions_from_git(tmp_path: Path) -> None:
     check = json.loads(result.stdout)
     assert "api-removed-without-deprecation" in ids(check)
     assert not any(s["path"].endswith("orders.yaml") for s in check["skipped"])
+
+
+def test_check_reference_is_current() -> None:
+    from airgap_cli.openapi.checks import checks_page
+
+    page = ROOT / "docs" / "openapi-checks.md"
+    assert page.read_text(encoding="utf-8") == checks_page(), "run `make docs`"

@@ -161,9 +161,11 @@ def validate_command(
 
 def run_validate(specs: list[Path], cfg: Config, ref_map: dict[str, str]) -> Report:
     """Validate each spec (shared with ``airgap check``)."""
-    from airgap_cli.openapi.validate import validate
+    from airgap_cli.openapi.validate import RULES, validate
 
-    return _per_spec("openapi-validate", specs, ref_map, validate)
+    result = _per_spec("openapi-validate", specs, ref_map, validate)
+    result.rules.update(RULES)
+    return result
 
 
 @app.command("lint")

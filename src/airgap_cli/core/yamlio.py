@@ -63,6 +63,9 @@ class LineList(list[Any]):
         self.item_lines: list[int] = []
 
 
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$")
+
+
 class _LineLoader(yaml.CSafeLoader):
     """libyaml parser + safe constructors that build LineDict/LineList."""
 
@@ -118,6 +121,9 @@ for _loader in (_LineLoader, _PyLineLoader):
     _loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_text)
     _loader.add_constructor("tag:yaml.org,2002:binary", _construct_text)
     _loader.add_multi_constructor("!", _construct_local_tag)
+    # YAML 1.2 floats PyYAML (YAML 1.1) leaves as strings: 1e5, 1.5e3 (exponent without a sign).
+    # Go, JavaScript and openapi-spec-validator read them as numbers; so must we.
+    _loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
 
 
 @dataclass(frozen=True, slots=True)

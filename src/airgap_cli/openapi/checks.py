@@ -96,3 +96,14 @@ def render_checks_markdown() -> str:
         cells = (f"`{check.id}`", check.level, check.direction, check.description, check.example)
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def checks_page() -> str:
+    """``docs/openapi-checks.md``: every check id with its level, side and an example."""
+    return (
+        "# OpenAPI change checks\n\n"
+        "Generated from `rules/openapi-diff/checks.yaml` by `make docs`; a test fails when this\n"
+        "file is out of date. Ids and levels are oasdiff's, so allow-lists and ignore files carry\n"
+        "over. *Side* is the side of the API a change concerns: `request` changes break clients\n"
+        "that send, `response` changes break clients that read.\n\n" + render_checks_markdown()
+    )

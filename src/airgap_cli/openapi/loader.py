@@ -311,8 +311,12 @@ class Spec:
             target = self._target(ref, current_doc, pointer)
             if target is None:
                 return Resolved(node, self._display(doc_key), "", first)
-            if target in seen or len(seen) >= MAX_REF_HOPS:
+            if target in seen:
                 self._problem("cycle", ref, current_doc, pointer, "the $ref chain loops")
+                return Resolved(node, self._display(doc_key), "", first)
+            if len(seen) >= MAX_REF_HOPS:
+                detail = f"the $ref chain is longer than {MAX_REF_HOPS} hops"
+                self._problem("broken", ref, current_doc, pointer, detail)
                 return Resolved(node, self._display(doc_key), "", first)
             seen.add(target)
             current_doc, pointer = target
