@@ -180,3 +180,36 @@ def test_resolving_arbitrary_refs_never_raises(
     spec.resolve(spec.data["r"])
     spec.resolve(value)
     spec.scan_refs()
+
+
+def _pointers(node: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [prefix]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _pointers(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _pointers(value, (*prefix, str(index)))
+    return found
+
+
+def test_fast_pretty_json_lines_agree_with_the_exact_scan(tmp_path: Path) -> None:
+    """The indentation-based fast path must never give another line than the exact scanner,
+    including around containers written inline and keys with escapes."""
+    data = {
+        "openapi": "3.0.0",
+        "paths": {
+            "/a/{id}": {"get": {"responses": {"200": {"description": "ok"}}}},
+            'we"ird\\key': [1, {"x": [2, 3]}, []],
+        },
+        "components": {"schemas": {"A": {"type": "object"}, "B": {}}},
+    }
+    text = json.dumps(data, indent=2)
+    text = text.replace('"A": {\n        "type": "object"\n      }', '"A": {"type": "object"}')
+    path = tmp_path / "spec.json"
+    path.write_text(text)
+    spec = load_spec(str(path))
+    exact = JsonLines(text)
+    for segments in _pointers(json.loads(text)):
+        pointer = "".join("/" + s.replace("~", "~0").replace("/", "~1") for s in segments)
+        assert spec.line_of(pointer) == exact.line(list(segments)), pointer

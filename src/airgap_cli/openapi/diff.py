@@ -9,16 +9,14 @@ every operation it reaches, because findings are aggregated on (id, message, loc
 
 from __future__ import annotations
 
-import bisect
 import datetime
-import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from airgap_cli.openapi.checks import Catalogue, load_catalogue
-from airgap_cli.openapi.loader import Spec, split_pointer
+from airgap_cli.openapi.loader import Spec
 from airgap_cli.openapi.schema_diff import (
     MEDIA,
     NAME,
@@ -418,101 +416,6 @@ def _security_ids(raw: Any) -> tuple[dict[str, dict[str, list[str]]], bool]:
     return out, True
 
 
-class _PrettyJson:
-    """Lines of JSON pointers in a pretty-printed JSON text, found with C-speed scans.
-
-    Why: locating a pointer by decoding every sibling on the way costs a full re-parse of an
-    11 MB spec per level. In consistently indented JSON the members of a container at depth
-    ``d`` start the lines indented ``d + 1`` steps inside its span, so one regex pass per
-    container (cached) finds them all; anything that does not fit that layout returns None and
-    the caller falls back to the loader's exact scanner.
-    """
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        match = re.search(r"\n( +)[\"\[{]", text[:4096])
-        self.width = len(match.group(1)) if match and text.lstrip()[:1] == "{" else 0
-        self._members: dict[int, dict[str, int] | list[int] | None] = {}
-        self._marks: list[int] = [0]
-        self._lines: list[int] = [1]
-
-    def line(self, segments: list[str]) -> int | None:
-        if not self.width:
-            return None
-        pos = len(self.text) - len(self.text.lstrip())
-        for depth, segment in enumerate(segments):
-            members = self._container(pos, depth)
-            if isinstance(members, dict):
-                found = members.get(segment)
-            elif isinstance(members, list) and segment.isdigit() and int(segment) < len(members):
-                found = members[int(segment)]
-            else:
-                found = None
-            if found is None:
-                return None
-            pos = found
-        return self._line_at(pos)
-
-    def _container(self, pos: int, depth: int) -> dict[str, int] | list[int] | None:
-        if pos in self._members:
-            return self._members[pos]
-        text = self.text
-        opener = text[pos : pos + 1]
-        result: dict[str, int] | list[int] | None = None
-        if opener in ("{", "["):
-            closer = "}" if opener == "{" else "]"
-            end = text.find("\n" + " " * (self.width * depth) + closer, pos)
-            indent = " " * (self.width * (depth + 1))
-            if end >= 0 and opener == "{":
-                pattern = re.compile("\n" + indent + r'"((?:[^"\\\n]|\\.)*)"[ \t]*:[ \t]*')
-                members: dict[str, int] = {}
-                for match in pattern.finditer(text, pos, end):
-                    key = match.group(1)
-                    if "\\" in key:
-                        key = json.loads(f'"{key}"')
-                    members.setdefault(key, match.end())
-                result = members
-            elif end >= 0:
-                pattern = re.compile("\n" + indent + r"(?=[^\s}\]])")
-                result = [match.end() for match in pattern.finditer(text, pos, end)]
-        self._members[pos] = result
-        return result
-
-    def _line_at(self, pos: int) -> int:
-        """Count newlines from the nearest position already counted (C-speed ``count``)."""
-        index = bisect.bisect_right(self._marks, pos) - 1
-        mark, line = self._marks[index], self._lines[index]
-        line += self.text.count("\n", mark, pos)
-        self._marks.insert(index + 1, pos)
-        self._lines.insert(index + 1, line)
-        return line
-
-
-class _LineIndex:
-    """1-based lines of changed nodes, fast for pretty-printed JSON, else the loader's."""
-
-    def __init__(self) -> None:
-        self._fast: dict[tuple[int, str], _PrettyJson | None] = {}
-
-    def line(self, spec: Spec, doc: str, pointer: str) -> int | None:
-        fast = self._finder(spec, doc)
-        if fast is not None:
-            found = fast.line(split_pointer(pointer))
-            if found is not None:
-                return found
-        return spec.line_of(pointer, doc)
-
-    def _finder(self, spec: Spec, doc: str) -> _PrettyJson | None:
-        key = (id(spec), doc)
-        if key not in self._fast:
-            document = next((d for d in spec.documents() if d.path == doc), None)
-            finder = None
-            if document is not None and document.is_json and document.text:
-                finder = _PrettyJson(document.text)
-            self._fast[key] = finder
-        return self._fast[key]
-
-
 class _Comparison:
     """Walks both specs once and records every Change."""
 
@@ -559,7 +462,6 @@ class _Comparison:
 
     def _changes(self) -> list[Change]:
         out: list[Change] = []
-        lines = _LineIndex()
         for entry in self._entries.values():
             spec = self.new_spec if entry.side == "new" else self.old_spec
             variants = tuple(
@@ -573,7 +475,7 @@ class _Comparison:
                     operations=tuple(sorted(op for op in entry.messages if op)),
                     doc=entry.doc,
                     pointer=entry.pointer,
-                    line=lines.line(spec, entry.doc, entry.pointer),
+                    line=spec.line_of(entry.pointer, entry.doc),
                     side=entry.side,
                     variants=variants,
                 )
