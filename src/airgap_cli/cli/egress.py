@@ -77,14 +77,16 @@ def run_command(
         str,
         typer.Option(
             "--mode",
-            help="auto: the namespace sandbox, else fall back to Python audit hooks; "
-            "sandbox: the sandbox or fail; python-hooks: only the fallback.",
+            help="auto: the namespace sandbox, else the ptrace supervisor, else Python audit "
+            "hooks (each fallback announced); sandbox: the sandbox or fail; ptrace: only the "
+            "ptrace supervisor; python-hooks: only the hooks.",
         ),
     ] = "auto",
     require: Annotated[
         str | None,
         typer.Option(
-            "--require", help="isolated: refuse to run unless the namespace sandbox works."
+            "--require",
+            help="isolated: refuse to run unless the namespace sandbox works (no fallback).",
         ),
     ] = None,
     capture: Annotated[
@@ -130,12 +132,17 @@ def run_command(
             raise UsageError(f"--dns must be sinkhole or nxdomain, not {dns!r}")
         if link not in ("auto", "tun", "veth"):
             raise UsageError(f"--link must be auto, tun or veth, not {link!r}")
-        if mode not in ("auto", "sandbox", "python-hooks"):
-            raise UsageError(f"--mode must be auto, sandbox or python-hooks, not {mode!r}")
+        if mode not in MODES:
+            raise UsageError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
         if require not in (None, "isolated"):
             raise UsageError(f"--require takes only 'isolated', not {require!r}")
-        if require == "isolated" and mode == "python-hooks":
-            raise UsageError("--require isolated contradicts --mode python-hooks")
+        if require == "isolated" and mode in ("ptrace", "python-hooks"):
+            raise UsageError(f"--require isolated contradicts --mode {mode}")
+        if mode == "ptrace" and (capture or pcap is not None):
+            raise UsageError(
+                "--capture and --pcap need the namespace sandbox: rung ptrace sees system calls, "
+                "never packets"
+            )
         extra = parse_reports(report)
         cfg = load_config(config)
         allowlist = policy.Allowlist(
@@ -190,20 +197,39 @@ def run_command(
     )
 
 
+MODES = ("auto", "sandbox", "ptrace", "python-hooks")
+"""The ``--mode`` ladder, strongest first: auto tries sandbox, then ptrace, then python-hooks."""
+
+
 def _run(
     command: list[str], options: AuditOptions, mode: str, require: str | None, quiet: bool
 ) -> EgressRun:
     """The strongest rung the mode allows; a fallback is announced, never silent."""
-    from airgap_cli.egress.run import run_fallback, run_workload
+    from airgap_cli.egress.run import run_fallback, run_ptrace, run_workload
     from airgap_cli.egress.sandbox import SandboxError
+    from airgap_cli.egress.tracer import TracerError
 
     if mode == "python-hooks":
         return run_fallback(command)
+    if mode == "ptrace":
+        return run_ptrace(command, options)
     try:
         return run_workload(command, options)
     except SandboxError as exc:
         if mode == "sandbox" or require == "isolated":
             raise
+        asked = (("--capture", options.capture), ("--pcap", options.pcap is not None))
+        lost = [flag for flag, used in asked if used]
+        typer.echo(
+            f"airgap: WARNING: {exc.diagnostics()}; falling back to rung ptrace (best-effort "
+            "system-call audit, not a security boundary"
+            + (f"; {' and '.join(lost)} unavailable: no packets in this rung" if lost else "")
+            + "). Use --require isolated to refuse instead.",
+            err=True,
+        )
+    try:
+        return run_ptrace(command, options)
+    except TracerError as exc:
         typer.echo(
             f"airgap: WARNING: {exc.diagnostics()}; falling back to rung python-audit-hooks "
             "(Python processes only, advisory). Use --require isolated to refuse instead.",
@@ -370,10 +396,11 @@ def policy_command(
 @app.command("doctor")
 def doctor_command(no_color: NoColorOpt = False) -> None:
     """Explain what this machine allows and how to enable full isolation."""
+    from airgap_cli.egress import tracer
     from airgap_cli.egress.doctor import diagnose, isolation_possible
 
     console = make_console(no_color)
-    checks = diagnose()
+    checks = [*diagnose(), tracer.diagnose()]
     for check in checks:
         mark = "[green]ok[/]  " if check.ok else "[red]no[/]  "
         console.print(mark, end=" ")
@@ -381,10 +408,18 @@ def doctor_command(no_color: NoColorOpt = False) -> None:
         if check.fix:
             console.print(f"       fix: {check.fix}", style="yellow", markup=False)
     possible = isolation_possible(checks)
-    console.print(
-        "full isolation (rung netns+tun) is available"
-        if possible
-        else "full isolation is NOT available here: `egress run` will refuse to run",
-        style="bold green" if possible else "bold red",
-    )
+    traceable = any(c.name == "ptrace" and c.ok for c in checks)
+    if possible:
+        verdict = "full isolation (rung netns+tun) is available"
+    elif traceable:
+        verdict = (
+            "full isolation is NOT available here: `egress run` falls back to rung ptrace "
+            "(best-effort audit; --require isolated refuses instead)"
+        )
+    else:
+        verdict = (
+            "full isolation is NOT available here: `egress run` falls back to rung "
+            "python-audit-hooks (Python only, advisory; --require isolated refuses instead)"
+        )
+    console.print(verdict, style="bold green" if possible else "bold red")
     raise typer.Exit(0 if possible else 1)

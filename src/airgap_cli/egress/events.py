@@ -8,7 +8,7 @@ from typing import Any
 DENIED = "denied"
 ALLOWED = "allowed"
 
-KINDS = ("dns", "tcp", "udp", "icmp", "direct-ip", "proxy-connect")
+KINDS = ("dns", "tcp", "udp", "icmp", "direct-ip", "proxy-connect", "io_uring")
 """``direct-ip``: a TCP/UDP destination the DNS sinkhole never handed out (hard-coded IP, DoH, DoT)."""
 
 

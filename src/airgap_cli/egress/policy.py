@@ -381,6 +381,20 @@ RULES: dict[str, dict[str, Any]] = {
         "remediation": _REMEDIATION,
         "compliance": list(EGRESS_COMPLIANCE),
     },
+    "egress-unauditable": {
+        "title": "Workload tried io_uring, which a system-call audit cannot see into",
+        "description": (
+            "Under the ptrace rung network operations submitted through io_uring bypass the "
+            "connect/sendto audit, so io_uring_setup was refused (ENOSYS). The workload may fall "
+            "back to plain sockets (then audited) or fail."
+        ),
+        "severity": Severity.MEDIUM.value,
+        "remediation": (
+            "Run the audit where namespaces are available (rung netns+tun sees every packet), or "
+            "disable io_uring in the workload for the audit."
+        ),
+        "compliance": list(EGRESS_COMPLIANCE),
+    },
     "egress-allowed": {
         "title": "Allowed outbound destination",
         "description": "A destination the allowlist opens, recorded for the audit trail.",
@@ -411,6 +425,8 @@ def egress_findings(
             continue
         if allowed:
             rule_id = "egress-allowed"
+        elif protocol == "io_uring":
+            rule_id = "egress-unauditable"
         elif "direct-ip" in destination.kinds:
             rule_id = "egress-direct-ip"
         elif protocol == "dns":
@@ -435,6 +451,7 @@ def _finding(rule_id: str, destination: Destination) -> Finding:
         "egress-direct-ip": "denied (address never resolved through DNS)",
         "egress-dns-only": "looked up but never connected to",
         "egress-denied": "denied",
+        "egress-unauditable": "refused (io_uring cannot be audited under ptrace)",
     }[rule_id]
     return Finding(
         rule_id=rule_id,

@@ -82,6 +82,18 @@ def run_fallback(argv: list[str]) -> EgressRun:
     )
 
 
+def run_ptrace(argv: list[str], options: AuditOptions | None = None) -> EgressRun:
+    """The ``ptrace`` rung: a system-call supervisor, for machines where no namespace can be built
+    but a process may trace its own children (a default Docker CI job).
+
+    Raises :class:`~airgap_cli.egress.tracer.TracerError` before the workload starts when ptrace
+    is impossible, so the caller can still fall back.
+    """
+    from airgap_cli.egress import tracer
+
+    return tracer.run_traced(argv, options)
+
+
 def run_workload(argv: list[str], options: AuditOptions | None = None) -> EgressRun:
     """Run ``argv`` in the default-deny sandbox and record every outbound attempt."""
     options = options or AuditOptions()
