@@ -646,3 +646,34 @@ def test_sigstore_js_reaches_the_same_verdict_on_every_case(
     assert {name: line == "OK" for name, line in theirs.items()} == ours, theirs
     assert ours["good"] and ours["good v0.1"]
     assert sum(ours.values()) == 2
+
+
+def test_airgap_check_verifies_a_keyless_bundle_pinned_in_airgap_yaml(
+    cli: Cli, instance: PrivateSigstore, signer: Signer, tmp_path: Path
+) -> None:
+    """``bundle.verify`` entries may pin a trust root and identity instead of a key."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    artifact = repo / "tool.bin"
+    artifact.write_bytes(os.urandom(1024))
+    Path(f"{artifact}.sigstore.json").write_text(
+        json.dumps(instance.sign_message(signer, artifact.read_bytes()))
+    )
+    (repo / "trusted_root.json").write_text(json.dumps(instance.trusted_root()))
+    config = repo / "airgap.yaml"
+    entry = (
+        "bundle:\n  verify:\n    - path: tool.bin\n      trusted_root: trusted_root.json\n"
+        f"      certificate_oidc_issuer: {ISSUER}\n      certificate_identity: {{identity}}\n"
+    )
+    config.write_text(entry.format(identity=IDENTITY))
+    result = cli("check", str(repo), "-f", "json")
+    assert result.exit_code == 0, result.stdout
+    config.write_text(entry.format(identity="someone-else@example.test"))
+    result = cli("check", str(repo), "-f", "json")
+    assert result.exit_code == 1
+    assert _rules(result) == ["bundle-identity-mismatch"], result.stdout
+    config.write_text(
+        entry.format(identity=IDENTITY).replace("      trusted_root: trusted_root.json\n", "")
+    )
+    result = cli("check", str(repo), "-f", "json")
+    assert result.exit_code == 2 and "bundle.verify.0" in result.stderr

@@ -95,12 +95,25 @@ def _bundles(targets: list[str], cfg: Config) -> Report:
     report = Report(command="bundle-verify", tool_version=__version__)
     for spec in cfg.bundles:
         signature = spec.signature or sign.default_signature_path(spec.path)
-        public = keys.load_public_key(keys.read_key_file(spec.key), str(spec.key))
         if not spec.path.exists() or not signature.exists():
             missing = spec.path if not spec.path.exists() else signature
             report.errors.append(InputIssue(str(missing), "bundle or signature not found"))
             continue
-        result = verify_path(spec.path, public, signature)
+        if spec.key is not None:
+            public = keys.load_public_key(keys.read_key_file(spec.key), str(spec.key))
+            result = verify_path(spec.path, public, signature)
+        else:
+            from airgap_cli.bundle import keyless
+
+            assert spec.trusted_root is not None and spec.certificate_oidc_issuer is not None
+            policy = keyless.IdentityPolicy(
+                issuer=spec.certificate_oidc_issuer,
+                identity=spec.certificate_identity,
+                identity_regexp=spec.certificate_identity_regexp,
+            )
+            trust = keyless.load_trust_root(spec.trusted_root)
+            result = keyless.verify_keyless(spec.path, signature, trust, policy)
+            report.rules.update(keyless.KEYLESS_RULES)
         report.findings += result.findings
         report.rules.update(RULES)
     return report

@@ -51,8 +51,13 @@ class BundleSpec:
     """One bundle to verify: its path, the pinned public key, and the signature file."""
 
     path: Path
-    key: Path
+    key: Path | None = None
     signature: Path | None = None
+    certificate_identity: str | None = None
+    certificate_identity_regexp: str | None = None
+    certificate_oidc_issuer: str | None = None
+    trusted_root: Path | None = None
+    """Keyless entries pin a trust root and an identity instead of a key."""
 
 
 @dataclass(frozen=True)
@@ -192,8 +197,12 @@ def _build(data: dict[str, Any], path: Path) -> Config:
         bundles=tuple(
             BundleSpec(
                 root / item["path"],
-                root / item["key"],
+                root / item["key"] if item.get("key") else None,
                 root / item["signature"] if item.get("signature") else None,
+                certificate_identity=item.get("certificate_identity"),
+                certificate_identity_regexp=item.get("certificate_identity_regexp"),
+                certificate_oidc_issuer=item.get("certificate_oidc_issuer"),
+                trusted_root=root / item["trusted_root"] if item.get("trusted_root") else None,
             )
             for item in (data.get("bundle") or {}).get("verify", ())
         ),
