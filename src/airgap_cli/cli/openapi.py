@@ -128,35 +128,41 @@ def _per_spec(
     return report
 
 
-@app.command("validate")
-def validate_command(
-    specs: SpecsArg,
-    ref_map: RefMapOpt = None,
-    fmt: FormatOpt = OutputFormat.TEXT,
-    output: OutputOpt = None,
-    report: ReportOpt = None,
-    fail_on: FailOnOpt = None,
-    config: ConfigOpt = None,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
-    no_color: NoColorOpt = False,
-) -> None:
-    """Structural validity of OpenAPI 2.0 / 3.0 / 3.1 specs (openapi-spec-validator's verdicts)."""
-    setup_logging(verbose)
-    with user_errors(verbose):
-        extra = parse_reports(report)
-        cfg = load_config(config, specs[0].parent)
-        result = run_validate(specs, cfg, _ref_map(ref_map, cfg))
-        threshold = fail_on.value if fail_on else cfg.fail_on or DEFAULT_FAIL_ON
-    emit(
-        result,
-        fmt=fmt.value,
-        output=output,
-        extra=extra,
-        fail_on=threshold,
-        quiet=quiet,
-        no_color=no_color,
-    )
+def _spec_command(
+    run: Callable[[list[Path], Config, dict[str, str]], Report], doc: str
+) -> Callable[..., None]:
+    """A per-spec command (validate, lint): one body, the common options, its own runner."""
+
+    def spec_command(
+        specs: SpecsArg,
+        ref_map: RefMapOpt = None,
+        fmt: FormatOpt = OutputFormat.TEXT,
+        output: OutputOpt = None,
+        report: ReportOpt = None,
+        fail_on: FailOnOpt = None,
+        config: ConfigOpt = None,
+        quiet: QuietOpt = False,
+        verbose: VerboseOpt = False,
+        no_color: NoColorOpt = False,
+    ) -> None:
+        setup_logging(verbose)
+        with user_errors(verbose):
+            extra = parse_reports(report)
+            cfg = load_config(config, specs[0].parent)
+            result = run(specs, cfg, _ref_map(ref_map, cfg))
+            threshold = fail_on.value if fail_on else cfg.fail_on or DEFAULT_FAIL_ON
+        emit(
+            result,
+            fmt=fmt.value,
+            output=output,
+            extra=extra,
+            fail_on=threshold,
+            quiet=quiet,
+            no_color=no_color,
+        )
+
+    spec_command.__doc__ = doc
+    return spec_command
 
 
 def run_validate(specs: list[Path], cfg: Config, ref_map: dict[str, str]) -> Report:
@@ -166,37 +172,6 @@ def run_validate(specs: list[Path], cfg: Config, ref_map: dict[str, str]) -> Rep
     result = _per_spec("openapi-validate", specs, ref_map, validate)
     result.rules.update(RULES)
     return result
-
-
-@app.command("lint")
-def lint_command(
-    specs: SpecsArg,
-    ref_map: RefMapOpt = None,
-    fmt: FormatOpt = OutputFormat.TEXT,
-    output: OutputOpt = None,
-    report: ReportOpt = None,
-    fail_on: FailOnOpt = None,
-    config: ConfigOpt = None,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
-    no_color: NoColorOpt = False,
-) -> None:
-    """Air-gap and API-hygiene rules: remote $refs, public servers and OAuth URLs, security, ..."""
-    setup_logging(verbose)
-    with user_errors(verbose):
-        extra = parse_reports(report)
-        cfg = load_config(config, specs[0].parent)
-        result = run_lint(specs, cfg, _ref_map(ref_map, cfg))
-        threshold = fail_on.value if fail_on else cfg.fail_on or DEFAULT_FAIL_ON
-    emit(
-        result,
-        fmt=fmt.value,
-        output=output,
-        extra=extra,
-        fail_on=threshold,
-        quiet=quiet,
-        no_color=no_color,
-    )
 
 
 def run_lint(specs: list[Path], cfg: Config, ref_map: dict[str, str]) -> Report:
@@ -335,5 +310,17 @@ def run_compare(command: str, specs: list[Path], settings: CompareSettings) -> R
     return report
 
 
+app.command("validate")(
+    _spec_command(
+        run_validate,
+        "Structural validity of OpenAPI 2.0 / 3.0 / 3.1 specs (openapi-spec-validator's verdicts).",
+    )
+)
+app.command("lint")(
+    _spec_command(
+        run_lint,
+        "Air-gap and API-hygiene rules: remote $refs, public servers and OAuth URLs, security, ...",
+    )
+)
 app.command("diff")(_compare_command(breaking_only=False))
 app.command("breaking")(_compare_command(breaking_only=True))
