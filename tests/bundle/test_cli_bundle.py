@@ -172,3 +172,36 @@ def test_signed_mlbom_is_bound_to_the_folder(
     assert moved.exit_code == 1  # type: ignore[attr-defined]
     assert json.loads(moved.stdout)["findings"][0]["rule_id"] == "bundle-signature-mismatch"  # type: ignore[attr-defined]
     assert cli("bundle", "mlbom", str(model), "--sign").exit_code == 2  # type: ignore[attr-defined]
+
+
+def test_check_finds_signed_bundles_and_verifies_them_with_the_pinned_keys(
+    cli: Cli, model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COSIGN_PASSWORD", "pw")
+    repo = model.parent
+    cli("bundle", "keygen", "--output", str(repo / "release"))
+    cli("bundle", "keygen", "--output", str(repo / "other"))
+    assert cli("bundle", "sign", str(model), "--key", str(repo / "release.key")).exit_code == 0  # type: ignore[attr-defined]
+    config = repo / "airgap.yaml"
+    config.write_text("lint:\n  exclude: ['*.json']\n")
+    report = json.loads(cli("check", str(repo), "-f", "json").stdout)  # type: ignore[attr-defined]
+    assert [s["path"] for s in report["skipped"]] == [str(model)]  # found, but no key to check it
+    config.write_text("bundle:\n  keys: [other.pub, release.pub]\nlint:\n  exclude: ['*.json']\n")
+    assert cli("check", str(repo)).exit_code == 0  # type: ignore[attr-defined]
+    (model / "tokenizer" / "tokenizer.json").write_text('{"version": "2.0"}')
+    result = cli("check", str(repo), "-f", "json")
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    rules = {f["rule_id"] for f in json.loads(result.stdout)["findings"]}  # type: ignore[attr-defined]
+    assert "bundle-file-modified" in rules
+
+
+def test_check_scans_model_files_without_loading_them(cli: Cli, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "classifier.pkl").write_bytes(b"cos\nsystem\n(S'id'\ntR.")  # os.system('id'), never run
+    result = cli("check", str(repo), "-f", "json")
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    findings = json.loads(result.stdout)["findings"]  # type: ignore[attr-defined]
+    assert [(f["severity"], f["location"]["path"]) for f in findings] == [
+        ("critical", str(repo / "classifier.pkl"))
+    ]

@@ -27,7 +27,7 @@ from airgap_cli.cli._options import (
 from airgap_cli.cli.lint import finish, run_lint
 from airgap_cli.core.config import Config, load_config
 from airgap_cli.core.errors import UsageError
-from airgap_cli.core.findings import InputIssue, Report
+from airgap_cli.core.findings import InputIssue, Report, Skipped
 
 PathArg = Annotated[
     Path, typer.Argument(help="Repository (or directory) to check.", file_okay=False)
@@ -116,7 +116,65 @@ def _bundles(targets: list[str], cfg: Config) -> Report:
             report.rules.update(keyless.KEYLESS_RULES)
         report.findings += result.findings
         report.rules.update(RULES)
+    report.extend(_found_bundles(targets, cfg))
     return report
+
+
+SIGNATURE_SUFFIX = ".sigstore.json"
+MODEL_EXTENSIONS = ".safetensors .gguf .bin .pt .pth .ckpt .pkl .pickle .npy .npz .joblib .h5"
+MODEL_GLOBS = tuple(f"**/*{ext}" for ext in MODEL_EXTENSIONS.split())
+"""Files ``airgap check`` hands to the model scan (classified by content, never loaded)."""
+
+
+def _found_bundles(targets: list[str], cfg: Config) -> Report:
+    """Signed bundles found in the tree (``PATH.sigstore.json`` beside PATH), verified with the
+    keys of ``bundle.keys``: one must verify every byte. Without keys they are listed as skipped,
+    never silently passed."""
+    from airgap_cli.bundle import keys
+    from airgap_cli.bundle.verify import RULES, verify_path
+    from airgap_cli.lint.documents import discover
+
+    report = Report(command="bundle-verify", tool_version=__version__)
+    pinned = {spec.path.resolve() for spec in cfg.bundles}
+    found = discover(targets, (f"**/*{SIGNATURE_SUFFIX}",), ()).files  # not lint.exclude: *.json
+    publics = [keys.load_public_key(keys.read_key_file(k), str(k)) for k in cfg.bundle_keys]
+    for signature in found:
+        signed = Path(signature[: -len(SIGNATURE_SUFFIX)])
+        if not signature.endswith(SIGNATURE_SUFFIX) or signed.resolve() in pinned:
+            continue
+        if not signed.exists():
+            report.errors.append(InputIssue(signature, f"signature for a missing {signed}"))
+        elif not publics:
+            reason = "signed bundle found; no key in bundle.keys of airgap.yaml to verify it"
+            report.skipped.append(Skipped(str(signed), reason))
+        else:
+            results = [verify_path(signed, public, Path(signature)) for public in publics]
+            if any(not r.findings for r in results):
+                continue
+            # Report what the key that did sign says (changed files), not every other key's
+            # "signature invalid".
+            signed_by = [
+                r
+                for r in results
+                if all(f.rule_id != "bundle-signature-invalid" for f in r.findings)
+            ]
+            report.findings += (signed_by or results)[0].findings
+            report.rules.update(RULES)
+    return report
+
+
+def _models(targets: list[str], cfg: Config) -> Report:
+    """Model files that would execute code when loaded (pickle), found by extension, read by
+    content, never loaded or unpickled."""
+    from airgap_cli.bundle.modelscan import scan_paths
+    from airgap_cli.lint.documents import discover
+
+    files = discover(targets, MODEL_GLOBS, cfg.lint.exclude).files
+    if not files:
+        return Report(command="bundle-scan", tool_version=__version__)
+    result = scan_paths(files)
+    result.details.pop("bundle-scan", None)
+    return result
 
 
 def _openapi(targets: list[str], cfg: Config) -> Report:
@@ -157,6 +215,7 @@ CHECKS: list[Callable[[list[str], Config], Report]] = [
     _lint,
     _egress_scan,
     _bundles,
+    _models,
     _openapi,
 ]
 """The static checks ``airgap check`` runs, in order; each pillar adds its own."""

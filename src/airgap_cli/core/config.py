@@ -87,6 +87,8 @@ class Config:
     egress_baseline: Path | None = None
     bundles: tuple[BundleSpec, ...] = ()
     """``bundle.verify``: signed bundles ``airgap check`` verifies with their pinned keys."""
+    bundle_keys: tuple[Path, ...] = ()
+    """``bundle.keys``: keys for the signed bundles ``airgap check`` finds by itself."""
     openapi: OpenAPISettings = field(default_factory=OpenAPISettings)
 
     @property
@@ -206,6 +208,7 @@ def _build(data: dict[str, Any], path: Path) -> Config:
             )
             for item in (data.get("bundle") or {}).get("verify", ())
         ),
+        bundle_keys=tuple(root / key for key in (data.get("bundle") or {}).get("keys", ())),
         openapi=OpenAPISettings(
             specs=tuple(openapi.get("specs", ())),
             base=openapi.get("base"),
