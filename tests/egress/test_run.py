@@ -381,6 +381,7 @@ def test_routed_path_lets_an_allowed_range_through_and_records_it() -> None:
         "gw = os.environ['AIRGAP_EGRESS_GATEWAY']\n"
         f"print(socket.create_connection((gw, {port}), timeout=5).recv(9).decode())\n"
         "try: socket.create_connection(('203.0.113.5', 443), timeout=3)\nexcept OSError: print('denied')\n"
+        f"try: socket.create_connection((gw, {port} + 1), timeout=3)\nexcept OSError: print('port-denied')\n"
     )
     from airgap_cli.egress.policy import Allowlist, parse_allow
 
@@ -389,15 +390,17 @@ def test_routed_path_lets_an_allowed_range_through_and_records_it() -> None:
     try:
         run = run_workload(
             ["sh", "-c", f'{PY} -c "$0" > {out}', code],
-            AuditOptions(is_allowed=allow.allows, routed_cidrs=("10.233.0.0/16",)),
+            AuditOptions(is_allowed=allow.allows, routed_cidrs=(f"10.233.0.0/16:{port}",)),
         )
     finally:
         server.shutdown()
         server.server_close()
-    assert out.read_text().split() == ["mirror-ok", "denied"], out.read_text()
+    # The allowed range is open on the allowed port only: another port still meets the auditor.
+    assert out.read_text().split() == ["mirror-ok", "denied", "port-denied"], out.read_text()
     verdicts = {(a.protocol, a.port, a.verdict) for a in run.attempts}
     assert ("tcp", port, "allowed") in verdicts
     assert ("tcp", 443, "denied") in verdicts
+    assert ("tcp", port + 1, "denied") in verdicts
     allowed = next(a for a in run.attempts if a.port == port)
     # Routed traffic is not held for the auditor: attribution there is best-effort.
     assert allowed.address.startswith("10.233.") and allowed.kind == "tcp"

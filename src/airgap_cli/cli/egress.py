@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -161,9 +160,7 @@ def run_command(
             capture=capture,
             is_allowed=allowlist.allows if allowlist.rules else None,
             proxy=bool(allowlist.rules),
-            routed_cidrs=tuple(str(r.network) for r in allowlist.cidr_rules)
-            if os.geteuid() == 0
-            else (),
+            routed_cidrs=tuple(r.text for r in allowlist.cidr_rules),
             pcap=writer,
             link=link,
         )

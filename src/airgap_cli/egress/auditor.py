@@ -54,7 +54,8 @@ class AuditOptions:
     proxy: bool = False
     """Open the allowed path: an HTTP proxy in the sandbox for allowlisted destinations."""
     routed_cidrs: tuple[str, ...] = ()
-    """Allowed address ranges routed to the host (root only); their traffic really flows."""
+    """Allowlist entries for address ranges (``[tcp:|udp:]CIDR[:PORT]``): a veth pair as root,
+    slirp4netns otherwise; their traffic really flows."""
     link: str = "auto"
     """How packets reach the auditor: ``tun``, ``veth`` (no TUN device needed) or ``auto``."""
     pcap: PcapWriter | None = None

@@ -744,3 +744,22 @@ def policies_yaml(
         )
     body = yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False)
     return "\n".join(header) + "\n---\n" + body
+
+
+def policy_rule_lines(rules: Iterable[AllowRule], table: int, priority: int) -> list[str]:
+    """``ip -batch`` ``rule add`` lines sending exactly the allowed (range, protocol, port) to
+    ``table``: the kernel then enforces the port and protocol of each rule, not only the range.
+
+    ICMP is never allowed, so every rule names its protocol; a rule without a port opens all.
+    """
+    lines = []
+    for rule in rules:
+        if rule.network is None:
+            continue
+        for protocol in sorted(rule.protocols):
+            port = f" dport {rule.port}" if rule.port is not None else ""
+            lines.append(
+                f"rule add to {rule.network} ipproto {protocol}{port} "
+                f"lookup {table} priority {priority}"
+            )
+    return lines

@@ -9,10 +9,11 @@ from typing import Any
 
 from airgap_cli import __version__
 from airgap_cli.core.findings import Report
-from airgap_cli.egress import sandbox
+from airgap_cli.egress import sandbox, slirp
 from airgap_cli.egress.attribution import ProcessTable, SockDiag
 from airgap_cli.egress.auditor import AuditOptions, Auditor
 from airgap_cli.egress.events import Attempt, destination_label, summarise
+from airgap_cli.egress.policy import parse_allow
 from airgap_cli.egress.proxy import Proxy, ProxyContext
 
 RUNG = "netns+tun"
@@ -98,13 +99,18 @@ def run_workload(argv: list[str], options: AuditOptions | None = None) -> Egress
     """Run ``argv`` in the default-deny sandbox and record every outbound attempt."""
     options = options or AuditOptions()
     started = time.monotonic()
+    # Allowed ranges: a veth pair as root, slirp4netns otherwise (checked before anything runs).
+    via_slirp = slirp.required(options.routed_cidrs) if os.geteuid() != 0 else []
     handles = sandbox.start(argv, proxy=options.proxy, link=options.link)
     proxy: Proxy | None = None
     routed: sandbox.RoutedPath | None = None
+    slirp_path: slirp.SlirpPath | None = None
     try:
         auditor = Auditor(
             handles.io, SockDiag(handles.diag_sock), ProcessTable(handles.pid), options
         )
+        if via_slirp:  # forks a helper: before the proxy starts its threads
+            slirp_path = slirp.open_path(handles, via_slirp, auditor.record, auditor.started)
         if handles.proxy_listener is not None:
             proxy = Proxy(
                 handles.proxy_listener,
@@ -115,8 +121,9 @@ def run_workload(argv: list[str], options: AuditOptions | None = None) -> Egress
                 ),
             )
             proxy.start()
-        if options.routed_cidrs:
-            routed = sandbox.open_routed_path(handles, list(options.routed_cidrs))
+        if options.routed_cidrs and not via_slirp:
+            rules = [parse_allow(spec) for spec in options.routed_cidrs]
+            routed = sandbox.open_routed_path(handles, rules)
             auditor.routed = routed.capture
         init_pid = sandbox.release(handles)
         raw_status = auditor.run(handles.pid)
@@ -125,6 +132,8 @@ def run_workload(argv: list[str], options: AuditOptions | None = None) -> Egress
             proxy.stop()
         if routed is not None:
             routed.capture.close()
+        if slirp_path is not None:
+            slirp_path.close()
         sandbox.close(handles)
     status = os.waitstatus_to_exitcode(raw_status)
     if status < 0:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from airgap_cli.core.errors import AirgapError
+from airgap_cli.egress.policy import AllowRule, policy_rule_lines
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -325,8 +326,16 @@ class RoutedPath:
     """Packet socket on the host side: allowed attempts are recorded too."""
 
 
-def open_routed_path(handles: SandboxHandles, cidrs: list[str]) -> RoutedPath:
-    """Wire the routed path into the sandbox of ``handles`` (root only; before :func:`release`)."""
+ROUTED_TABLE = 234
+"""Policy-routing table of the root veth path (slirp4netns uses 233)."""
+
+
+def open_routed_path(handles: SandboxHandles, rules: list[AllowRule]) -> RoutedPath:
+    """Wire the routed path into the sandbox of ``handles`` (root only; before :func:`release`).
+
+    Only the allowed (range, protocol, port) triples take the veth pair (policy routing); a
+    wrong port or ICMP to an allowed range still goes to the auditor, denied and recorded.
+    """
     if os.geteuid() != 0:
         raise SandboxError("routing allowed address ranges needs root (use host names: the proxy)")
     slot = handles.pid % 16000
@@ -343,9 +352,12 @@ def open_routed_path(handles: SandboxHandles, cidrs: list[str]) -> RoutedPath:
         _ip("link", "set", host_if, "up")
         enter = ["nsenter", "-t", target, "-n"]
         for args in (
-            ["addr", "add", f"{inside}/30", "dev", sandbox_if],
+            # A /32 and an on-link route in the table: no connected /30 route that would carry
+            # any port to the gateway past the policy rules.
+            ["addr", "add", f"{inside}/32", "dev", sandbox_if],
             ["link", "set", sandbox_if, "up"],
-            *(["route", "add", cidr, "via", gateway, "dev", sandbox_if] for cidr in cidrs),
+            f"route add default via {gateway} dev {sandbox_if} onlink table {ROUTED_TABLE}".split(),
+            *(line.split() for line in policy_rule_lines(rules, ROUTED_TABLE, ROUTED_TABLE)),
         ):
             subprocess.run(
                 [*enter, shutil.which("ip") or "/usr/sbin/ip", *args],
