@@ -146,3 +146,13 @@ def test_fallback_rung_audits_python_and_says_what_it_guarantees(
     keys = {(a["protocol"], a["destination"], a["port"]) for a in egress["attempts"]}
     assert keys == {("dns", "api.vendor.example", None), ("tcp", "203.0.113.9", 443)}
     assert all(a["process"]["pid"] > 0 for a in egress["attempts"])
+
+
+def test_doctor_says_whether_unprivileged_allowed_ranges_can_flow(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no slirp4netns (nor anything else) on PATH
+    result = cli("egress", "doctor", "--no-color")
+    assert "slirp4netns is missing" in result.stdout  # type: ignore[attr-defined]
+    assert "apt-get install slirp4netns" in result.stdout  # type: ignore[attr-defined]

@@ -127,6 +127,19 @@ def diagnose() -> list[Check]:
                 "`sysctl kernel.apparmor_restrict_unprivileged_userns=0`",
             )
         )
+    if not root:
+        slirp = shutil.which("slirp4netns")
+        checks.append(
+            Check(
+                "slirp4netns",
+                slirp is not None,
+                f"slirp4netns at {slirp}: allowed address ranges flow without root"
+                if slirp
+                else "slirp4netns is missing: without root, allowed address ranges cannot flow "
+                "(host names still can, through the proxy)",
+                "" if slirp else "apt-get install slirp4netns",
+            )
+        )
     ip = shutil.which("ip")
     checks.append(
         Check(
