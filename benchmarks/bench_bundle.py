@@ -116,6 +116,23 @@ def main() -> None:
             env,
         )
         print(f"| {label} | airgap | {s:.2f} | {v:.2f} | {max(m1, m2):.0f} |")
+        # The same unencrypted PKCS#8 key model-signing is given: no scrypt in the timing.
+        plain_sig = WORK / f"{data.name}.airgap-plain.sigstore.json"
+        s, m1 = _timed(
+            [
+                str(BIN / "airgap"),
+                "bundle",
+                "sign",
+                str(data),
+                "--key",
+                str(keys / "plain.pem"),
+                "-o",
+                str(plain_sig),
+                "--allow-unsafe-formats",
+            ],
+            env,
+        )
+        print(f"| {label} | airgap, plain PEM key | {s:.2f} | (same) | {m1:.0f} |")
         ms = shutil.which("model_signing", path=str(BIN))
         if ms:
             msig = WORK / f"{data.name}.ms.sig"
