@@ -433,7 +433,7 @@ def test_dns_a_answer_end_to_end(version: int) -> None:
 
 
 def test_dns_aaaa_answer_takes_only_ipv6_addresses() -> None:
-    query = parse_dns_query(dns_packet(6, "pypi.org", "AAAA", rd=0).payload)
+    query = parse_dns_query(dns_packet(6, "pkg-index.com", "AAAA", rd=0).payload)
     assert query is not None
     answer = DNS(dns_answer(query, ["198.18.0.9", "2001:db8:ae::9", "2001:db8:ae::a"]))
     assert answer.rd == 0

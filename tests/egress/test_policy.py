@@ -160,18 +160,18 @@ def test_empty_allowlist_denies_everything() -> None:
 
 def test_baseline_round_trip_is_sorted_and_diff_friendly(tmp_path: Path) -> None:
     path = tmp_path / "egress-baseline.json"
-    keys = [("tcp", "pypi.org", 443), ("dns", "pypi.org", None), ("tcp", "pypi.org", 443)]
+    keys = [("tcp", "pkg-index.com", 443), ("dns", "pkg-index.com", None), ("tcp", "pkg-index.com", 443)]
     assert write_egress_baseline(keys, path) == 2
     text = path.read_text()
     assert json.loads(text) == {
         "schema": BASELINE_SCHEMA,
         "destinations": [
-            {"protocol": "dns", "destination": "pypi.org", "port": None},
-            {"protocol": "tcp", "destination": "pypi.org", "port": 443},
+            {"protocol": "dns", "destination": "pkg-index.com", "port": None},
+            {"protocol": "tcp", "destination": "pkg-index.com", "port": 443},
         ],
     }
     assert text.endswith("}\n")
-    assert load_egress_baseline(path) == {("tcp", "pypi.org", 443), ("dns", "pypi.org", None)}
+    assert load_egress_baseline(path) == {("tcp", "pkg-index.com", 443), ("dns", "pkg-index.com", None)}
 
 
 @pytest.mark.parametrize(
@@ -251,9 +251,9 @@ def test_new_destinations_keeps_order() -> None:
 def _destinations() -> list[Destination]:
     return summarise(
         [
-            _attempt("dns", "pypi.org", 53),
-            _attempt("tcp", "pypi.org", 443),
-            _attempt("tcp", "pypi.org", 443, chain=("pytest", "pip")),
+            _attempt("dns", "pkg-index.com", 53),
+            _attempt("tcp", "pkg-index.com", 443),
+            _attempt("tcp", "pkg-index.com", 443, chain=("pytest", "pip")),
             _attempt("dns", "telemetry.vendor.io", 53),
             _attempt("tcp", "192.0.2.53", 443, kind="direct-ip", chain=("curl",)),
             _attempt("tcp", "mirror.internal.example", 443, verdict="allowed"),
@@ -265,13 +265,13 @@ def test_findings_one_per_key_with_rules_and_severities() -> None:
     findings, accepted = egress_findings(_destinations(), None)
     assert accepted == []
     assert [(f.rule_id, f.severity, f.location.resource) for f in findings] == [
-        ("egress-denied", Severity.HIGH, "tcp pypi.org:443"),
+        ("egress-denied", Severity.HIGH, "tcp pkg-index.com:443"),
         ("egress-dns-only", Severity.MEDIUM, "dns telemetry.vendor.io:53"),
         ("egress-direct-ip", Severity.HIGH, "tcp 192.0.2.53:443"),
         ("egress-allowed", Severity.INFO, "tcp mirror.internal.example:443"),
     ]
     denied = findings[0]
-    assert denied.message == "tcp pypi.org:443 denied, 2 times, by pytest → python, pytest → pip"
+    assert denied.message == "tcp pkg-index.com:443 denied, 2 times, by pytest → python, pytest → pip"
     assert denied.evidence == "pytest → python, pytest → pip"
     assert denied.location.path == "egress:"
     assert denied.location.pointer == ""
@@ -297,7 +297,7 @@ def test_fingerprints_are_stable_across_runs() -> None:
 
 
 def test_baseline_moves_known_keys_to_accepted() -> None:
-    baseline = {("tcp", "pypi.org", 443), ("tcp", "mirror.internal.example", 443)}
+    baseline = {("tcp", "pkg-index.com", 443), ("tcp", "mirror.internal.example", 443)}
     findings, accepted = egress_findings(_destinations(), baseline)
     assert [f.location.resource for f in findings] == [
         "dns telemetry.vendor.io:53",
@@ -417,7 +417,7 @@ def test_allowlist_from_report_destinations_and_attempts() -> None:
         _attempt("tcp", "mirror.internal.example", 443, verdict="allowed"),
         _attempt("udp", "10.0.0.53", 53, verdict="allowed"),
         _attempt("tcp", "fd00::7", 8443, verdict="allowed"),
-        _attempt("tcp", "pypi.org", 443),
+        _attempt("tcp", "pkg-index.com", 443),
     ]
     report = {"details": {"egress": {"attempts": [a.to_dict() for a in attempts]}}}
     allowlist = allowlist_from_report(report)
@@ -427,7 +427,7 @@ def test_allowlist_from_report_destinations_and_attempts() -> None:
         "tcp:mirror.internal.example:443",
         "udp:10.0.0.53:53",
     ]
-    assert not allowlist.allows("tcp", "pypi.org", None, 443)
+    assert not allowlist.allows("tcp", "pkg-index.com", None, 443)
     assert allowlist.allows("tcp", "mirror.internal.example", None, 443)
     assert not allowlist.allows("udp", "mirror.internal.example", None, 443)
     destinations = {

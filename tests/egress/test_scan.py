@@ -30,7 +30,7 @@ def test_dockerfile_env_forms_proxy_and_hub(write: Write) -> None:
     path = write(
         "Dockerfile",
         "FROM python:3.11\n"
-        "ENV HF_HUB_OFFLINE=0 PIP_INDEX_URL=https://pypi.org/simple\n"
+        "ENV HF_HUB_OFFLINE=0 PIP_INDEX_URL=https://pkg-index.com/simple\n"
         "ENV DO_NOT_TRACK 1\n"
         "ENV GRADIO_ANALYTICS_ENABLED True\n"
         "ARG HTTPS_PROXY=http://user:secret@proxy.example.com:3128\n"
@@ -48,7 +48,7 @@ def test_dockerfile_env_forms_proxy_and_hub(write: Write) -> None:
             "Dockerfile",
             2,
             "egress-proxy-external",
-            "PIP_INDEX_URL=https://pypi.org/simple sends traffic to external host pypi.org",
+            "PIP_INDEX_URL=https://pkg-index.com/simple sends traffic to external host pkg-index.com",
         ),
         (
             "Dockerfile",
@@ -173,13 +173,13 @@ def test_yaml_ci_variables_k8s_env_and_downloads(write: Write) -> None:
 def test_package_manager_config_files(write: Write, tmp_path: Path) -> None:
     write(
         ".npmrc",
-        "registry=https://registry.npmjs.org/\n@corp:registry=https://npm.corp.internal/\n",
+        "registry=https://registry.js-pkgs.com/\n@corp:registry=https://npm.corp.internal/\n",
     )
-    write("pip.conf", "[global]\nindex-url = https://pypi.org/simple\n")
-    write(".pypirc", "[pypi]\nrepository = https://upload.pypi.org/legacy/\n")
+    write("pip.conf", "[global]\nindex-url = https://pkg-index.com/simple\n")
+    write(".pypirc", "[pypi]\nrepository = https://upload.pkg-index.com/legacy/\n")
     write(
         "requirements.txt",
-        "--index-url https://pypi.org/simple\n"
+        "--index-url https://pkg-index.com/simple\n"
         "-f https://download.pytorch.org/whl/torch_stable.html\n"
         "requests==2.32.3\n",
     )
@@ -188,27 +188,27 @@ def test_package_manager_config_files(write: Write, tmp_path: Path) -> None:
             ".npmrc",
             1,
             "egress-proxy-external",
-            "registry=https://registry.npmjs.org/ sends traffic to external host "
-            "registry.npmjs.org",
+            "registry=https://registry.js-pkgs.com/ sends traffic to external host "
+            "registry.js-pkgs.com",
         ),
         (
             ".pypirc",
             2,
             "egress-proxy-external",
-            "repository=https://upload.pypi.org/legacy/ sends traffic to external host "
-            "upload.pypi.org",
+            "repository=https://upload.pkg-index.com/legacy/ sends traffic to external host "
+            "upload.pkg-index.com",
         ),
         (
             "pip.conf",
             2,
             "egress-proxy-external",
-            "index-url=https://pypi.org/simple sends traffic to external host pypi.org",
+            "index-url=https://pkg-index.com/simple sends traffic to external host pkg-index.com",
         ),
         (
             "requirements.txt",
             1,
             "egress-proxy-external",
-            "--index-url https://pypi.org/simple installs packages from external host pypi.org",
+            "--index-url https://pkg-index.com/simple installs packages from external host pkg-index.com",
         ),
         (
             "requirements.txt",
