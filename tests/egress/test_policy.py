@@ -160,7 +160,11 @@ def test_empty_allowlist_denies_everything() -> None:
 
 def test_baseline_round_trip_is_sorted_and_diff_friendly(tmp_path: Path) -> None:
     path = tmp_path / "egress-baseline.json"
-    keys = [("tcp", "pkg-index.com", 443), ("dns", "pkg-index.com", None), ("tcp", "pkg-index.com", 443)]
+    keys = [
+        ("tcp", "pkg-index.com", 443),
+        ("dns", "pkg-index.com", None),
+        ("tcp", "pkg-index.com", 443),
+    ]
     assert write_egress_baseline(keys, path) == 2
     text = path.read_text()
     assert json.loads(text) == {
@@ -171,7 +175,10 @@ def test_baseline_round_trip_is_sorted_and_diff_friendly(tmp_path: Path) -> None
         ],
     }
     assert text.endswith("}\n")
-    assert load_egress_baseline(path) == {("tcp", "pkg-index.com", 443), ("dns", "pkg-index.com", None)}
+    assert load_egress_baseline(path) == {
+        ("tcp", "pkg-index.com", 443),
+        ("dns", "pkg-index.com", None),
+    }
 
 
 @pytest.mark.parametrize(
@@ -271,7 +278,9 @@ def test_findings_one_per_key_with_rules_and_severities() -> None:
         ("egress-allowed", Severity.INFO, "tcp mirror.internal.example:443"),
     ]
     denied = findings[0]
-    assert denied.message == "tcp pkg-index.com:443 denied, 2 times, by pytest → python, pytest → pip"
+    assert (
+        denied.message == "tcp pkg-index.com:443 denied, 2 times, by pytest → python, pytest → pip"
+    )
     assert denied.evidence == "pytest → python, pytest → pip"
     assert denied.location.path == "egress:"
     assert denied.location.pointer == ""
