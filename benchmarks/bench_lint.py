@@ -61,7 +61,8 @@ class Run:
         return self.cpu_s / self.wall_s if self.wall_s else 0.0
 
 
-def _children_map() -> dict[int, list[int]]:
+def children_map() -> dict[int, list[int]]:
+    """Parent pid -> child pids, from /proc (shared with the other benchmarks)."""
     kids: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -104,7 +105,7 @@ class TreeSampler(threading.Thread):
 
     def run(self) -> None:
         while self.enabled and not self.stop.is_set():
-            kids = _children_map()
+            kids = children_map()
             todo, total = [self.pid], 0
             while todo:
                 p = todo.pop()

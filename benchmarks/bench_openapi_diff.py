@@ -39,7 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench_lint import machine, rel
+from bench_lint import (
+    children_map,  # the script directory is on sys.path
+    machine,
+    rel,
+)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -132,22 +136,6 @@ class Run:
     timed_out: bool = False
 
 
-def _children_map() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        # Field 4 (ppid) follows the parenthesised command name, which may contain spaces.
-        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
-        kids.setdefault(ppid, []).append(int(entry.name))
-    return kids
-
-
 def rss_kb(pid: int) -> int:
     """Resident set of one process in KiB (0 once it is gone)."""
     try:
@@ -168,7 +156,7 @@ class TreeRssSampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            kids = _children_map()
+            kids = children_map()
             todo, total = [self.pid], 0
             while todo:
                 pid = todo.pop()
