@@ -205,8 +205,6 @@ def _openapi(targets: list[str], cfg: Config) -> Report:
         changes = openapi.run_compare("openapi-breaking", specs, settings)
         floor = LEVEL_SEVERITY[cfg.openapi.fail_on].rank
         changes.findings = [f for f in changes.findings if f.severity.rank >= floor]
-        seen = {record.path for record in report.inputs}  # NEW specs were read by validate
-        changes.inputs = [record for record in changes.inputs if record.path not in seen]
         report.extend(changes)
     report.details["openapi_specs"] = [str(path) for path in specs]
     return report

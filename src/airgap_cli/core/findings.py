@@ -279,7 +279,8 @@ class Report:
         self.suppressed += other.suppressed
         self.skipped += other.skipped
         self.errors += other.errors
-        self.inputs += other.inputs
+        known = {(record.path, record.sha256) for record in self.inputs}
+        self.inputs += [r for r in other.inputs if (r.path, r.sha256) not in known]  # read twice
         self.rules.update(other.rules)
         self.details.update(other.details)
         for phase, seconds in other.timings.items():
