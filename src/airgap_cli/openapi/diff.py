@@ -36,6 +36,7 @@ from airgap_cli.openapi.schema_diff import (
     go_value,
     type_args,
     type_change,
+    walk_tree,
 )
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -722,6 +723,8 @@ class _Operation:
     def _deprecation(self) -> None:
         was = self.old.data.get("deprecated") is True
         now = self.new.data.get("deprecated") is True
+        if now and "x-sunset" in self.old.data and "x-sunset" not in self.new.data:
+            self.emit("sunset-deleted", (), _keyword(self.new, "deprecated"))
         if was == now:
             return
         where = _keyword(self.new, "deprecated")
@@ -867,6 +870,9 @@ class _Operation:
             for change_id, args, keyword, side in _parameter_schema_hits(diff, where, name):
                 node = diff.revision if side == "new" else diff.base
                 self.emit(change_id, args, _keyword(node, keyword), side)
+            hits = _parameter_property_hits(self.c.differ, diff, where, name)
+            for change_id, args, where_node, side in hits:
+                self.emit(change_id, args, where_node, side)
 
     # -- request body -------------------------------------------------------------------------
 
@@ -1019,6 +1025,84 @@ def _parameter_schema_hits(
                 "default",
                 "new",
             )
+
+
+def _property_name(path: str, leaf: str) -> str:
+    """oasdiff's full name of a property below a parameter (``a/b``, ``/items/``...)."""
+    return f"{path}/{leaf}" if path else leaf
+
+
+def _parameter_property_hits(
+    differ: SchemaDiffer, diff: SchemaDiff, where: str, name: str
+) -> Iterator[tuple[str, tuple[str, ...], Node, str]]:
+    """(id, args, node, side) for changes inside an object-valued parameter's schema.
+
+    oasdiff walks the properties of every parameter for enum values, and those of header
+    parameters for new or newly required properties and new enums.
+    """
+    header = where == "header"
+    if header:
+        yield from _header_added_properties(differ, diff, "", name)
+        yield from _header_became_required(differ, diff, name, root=True, prefix="")
+    for path, leaf, child in walk_tree(diff):
+        prop = _property_name(path, leaf)
+        enum = child.enum
+        if enum is not None:
+            for value in enum.deleted:
+                args = (go_value(value), prop, where, name)
+                node = _keyword(child.base, "enum")
+                yield "request-parameter-property-enum-value-removed", args, node, "old"
+            for value in enum.added:
+                args = (go_value(value), prop, where, name)
+                node = _keyword(child.revision, "enum")
+                yield "request-parameter-property-enum-value-added", args, node, "new"
+        if not header:
+            continue
+        if enum is not None and enum.became_enum:
+            node = _keyword(child.revision, "enum")
+            yield "request-header-property-became-enum", (name, prop), node, "new"
+        node_path = _property_name(path, leaf) if leaf else path
+        yield from _header_added_properties(differ, child, node_path, name)
+        yield from _header_became_required(differ, child, name, root=False, prefix=node_path)
+
+
+def _header_added_properties(
+    differ: SchemaDiffer, diff: SchemaDiff, path: str, header: str
+) -> Iterator[tuple[str, tuple[str, ...], Node, str]]:
+    """new-required-request-header-property for the properties ``diff`` gained."""
+    if not diff.properties_added:
+        return
+    props = differ.new.entries(diff.revision, "properties")
+    required = _list(diff.revision.data.get("required"))
+    for prop in diff.properties_added:
+        node = props.get(prop)
+        if node is None or node.data.get("readOnly") is True or prop not in required:
+            continue
+        args = (header, _property_name(path, prop))
+        yield "new-required-request-header-property", args, node, "new"
+
+
+def _header_became_required(
+    differ: SchemaDiffer, diff: SchemaDiff, header: str, *, root: bool, prefix: str
+) -> Iterator[tuple[str, tuple[str, ...], Node, str]]:
+    """request-header-property-became-required for names ``diff`` added to ``required``.
+
+    At the parameter's own schema a property new in both places is left to
+    new-required-request-header-property; below it oasdiff does not make that exception.
+    """
+    if diff.required is None:
+        return
+    props_b = differ.new.entries(diff.revision, "properties")
+    props_a = differ.old.entries(diff.base, "properties") if root else {}
+    for prop in diff.required[0]:
+        node = props_b.get(prop)
+        if node is None or node.data.get("readOnly") is True:
+            continue
+        if root and prop not in props_a:
+            continue
+        args = (header, _property_name(prefix, prop))
+        where = _keyword(diff.revision, "required")
+        yield "request-header-property-became-required", args, where, "new"
 
 
 def _parameter_type(

@@ -1543,3 +1543,30 @@ def walk_children(diff: SchemaDiff) -> Iterator[tuple[str, str, SchemaDiff]]:
         yield "", name, child
     if diff.additional is not None:
         yield "/additionalProperties", "", diff.additional
+
+
+MAX_TREE_VISITS = 10_000
+"""Bound on the nodes ``walk_tree`` yields: a parameter schema is small, hostile input is not."""
+
+
+def walk_tree(diff: SchemaDiff) -> Iterator[tuple[str, str, SchemaDiff]]:
+    """Every descendant oasdiff's property walk enters, as (propertyPath, propertyName, diff).
+
+    Paths are absolute from ``diff`` (the root itself is not yielded, as in oasdiff); a diff
+    already on the current branch is skipped so recursive schemas terminate.
+    """
+    active: set[int] = {id(diff)}
+    budget = [MAX_TREE_VISITS]
+
+    def visit(node: SchemaDiff, base: str) -> Iterator[tuple[str, str, SchemaDiff]]:
+        for path, leaf, child in walk_children(node):
+            if id(child) in active or budget[0] <= 0:
+                continue
+            budget[0] -= 1
+            absolute = _join_path(base, path)
+            yield absolute, leaf, child
+            active.add(id(child))
+            yield from visit(child, full_path(absolute, leaf))
+            active.discard(id(child))
+
+    yield from visit(diff, "")
