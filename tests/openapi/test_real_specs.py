@@ -65,9 +65,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         not all((OLD / item).is_file() and (NEW / item).is_file() for item in SAMPLE),
-        reason="real specs not unpacked under benchmarks/.work/openapi/ (run "
-        ".venv/bin/python benchmarks/bench_openapi_diff.py --skip-optic --skip-sweep "
-        "--skip-validate --skip-airgap to fetch them)",
+        reason="real specs not unpacked under benchmarks/.work/openapi/ (make bench-data)",
     ),
 ]
 
