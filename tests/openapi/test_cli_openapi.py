@@ -226,3 +226,17 @@ def test_check_reference_is_current() -> None:
 
     page = ROOT / "docs" / "openapi-checks.md"
     assert page.read_text(encoding="utf-8") == checks_page(), "run `make docs`"
+
+
+def test_check_recognises_specs_by_their_top_level_version(tmp_path: Path) -> None:
+    from airgap_cli.openapi.discover import looks_like_spec
+
+    cases = {
+        "a.json": ('{"info": {"title": "t"}, "openapi": "3.1.0"}', True),
+        "b.yaml": ("# api\nswagger: '2.0'\ninfo: {title: t}\n", True),
+        "c.yaml": ("apiVersion: v1\nkind: ConfigMap\ndata:\n  openapi: 3.0.0\n", False),
+        "d.json": ('{"kind": "List", "items": []}', False),
+    }
+    for name, (content, expected) in cases.items():
+        (tmp_path / name).write_text(content)
+        assert looks_like_spec(str(tmp_path / name)) is expected, name

@@ -12,10 +12,7 @@ from airgap_cli.lint.documents import discover
 
 _SNIFF_BYTES = 64 * 1024
 _YAML_MARK = re.compile(rb"^(?:openapi|swagger)\s*:\s*[\"']?[23]\.", re.MULTILINE)
-_JSON_MARK = re.compile(
-    rb"^\s*\{\s*(?:\"[^\"]*\"\s*:\s*(?:\"[^\"]*\"|\{[^{}]*\})\s*,\s*)*"
-    rb"\"(?:openapi|swagger)\"\s*:\s*\"[23]\."
-)
+_JSON_MARK = re.compile(rb'"(?:openapi|swagger)"\s*:\s*"[23]\.')
 
 
 def looks_like_spec(path: str) -> bool:
@@ -26,9 +23,7 @@ def looks_like_spec(path: str) -> bool:
     except OSError:
         return False
     if path.endswith(".json"):
-        return (
-            bool(_JSON_MARK.match(head)) or b'"openapi"' in head[:512] or b'"swagger"' in head[:512]
-        )
+        return bool(_JSON_MARK.search(head))
     return bool(_YAML_MARK.search(head))
 
 
