@@ -723,8 +723,8 @@ class _Operation:
     def _deprecation(self) -> None:
         was = self.old.data.get("deprecated") is True
         now = self.new.data.get("deprecated") is True
-        if now and "x-sunset" in self.old.data and "x-sunset" not in self.new.data:
-            self.emit("sunset-deleted", (), _keyword(self.new, "deprecated"))
+        if now and "x-sunset" in self.old.data:
+            self._sunset_changed()
         if was == now:
             return
         where = _keyword(self.new, "deprecated")
@@ -743,6 +743,33 @@ class _Operation:
             self.emit("api-sunset-date-too-small", (date.isoformat(), "0"), where)
         else:
             self.emit("endpoint-deprecated", (), where)
+
+    def _sunset_changed(self) -> None:
+        """A deprecated operation's x-sunset was deleted or moved to an already past earlier date.
+
+        Moving the date is only breaking once the new date is behind us (oasdiff's default minimum
+        deprecation period is 0 days), and only when it is earlier than before.
+        """
+        if "x-sunset" not in self.new.data:
+            self.emit("sunset-deleted", (), _keyword(self.new, "deprecated"))
+            return
+        if self.old.data["x-sunset"] == self.new.data["x-sunset"]:
+            return
+        where = _keyword(self.new, "x-sunset")
+        dates: list[datetime.date] = []
+        for owner in (self.new, self.old):
+            _, date = _sunset(owner)
+            if date is None:
+                value = str(owner.data.get("x-sunset"))
+                self.emit("api-path-sunset-parse", (f"failed to parse time {value!r}",), where)
+                return
+            dates.append(date)
+        date, base_date = dates
+        if _stability(self.new) is None:
+            return
+        if base_date > date and (date - datetime.date.today()).days < 0:
+            args = (base_date.isoformat(), date.isoformat(), base_date.isoformat(), "0")
+            self.emit("api-sunset-date-changed-too-small", args, where)
 
     def _operation_id(self) -> None:
         before = self.old.data.get("operationId")
@@ -939,6 +966,21 @@ class _Operation:
             after = self.c.new.response(new[status], self.new)
             self._response_pair(before, after, status)
 
+    def _media_renamed(
+        self, old: _Response, new: _Response, old_media: str, new_media: str, status: str
+    ) -> None:
+        """A response media type matched under another name: a more specific one is safe for
+        clients that accepted the old one, a more general one is not.
+
+        Names that differ only in parameters (a charset) are left unreported: oasdiff's newer
+        response-media-type-name-changed covers them, and it is not catalogued here.
+        """
+        refined = _media_contained(old_media, new_media)
+        kind = "specialized" if refined else "generalized"
+        where = _content_node(new.node, new_media)
+        args = (old_media, new_media, status)
+        self.emit(f"response-media-type-name-{kind}", args, where, "new", (old_media, new_media))
+
     def _status(self, status: str, verb: str, node: Node, side: str) -> None:
         if not status.isdigit():
             return
@@ -954,6 +996,8 @@ class _Operation:
             where = _content_node(new.node, media)
             self.emit("response-media-type-added", (media, status), where, "new", (media,))
         for old_media, new_media in pairs:
+            if _media_parts(old_media) != _media_parts(new_media):
+                self._media_renamed(old, new, old_media, new_media, status)
             self._schema(
                 old.content[old_media], new.content[new_media], "response", new_media, status
             )
@@ -1046,6 +1090,9 @@ def _parameter_property_hits(
         yield from _header_became_required(differ, diff, name, root=True, prefix="")
     for path, leaf, child in walk_tree(diff):
         prop = _property_name(path, leaf)
+        for check in _property_type(child):
+            type_hit = (where, name, prop, *type_args(child))
+            yield check, type_hit, _keyword(child.revision, "type"), "new"
         enum = child.enum
         if enum is not None:
             for value in enum.deleted:
@@ -1064,6 +1111,25 @@ def _parameter_property_hits(
         node_path = _property_name(path, leaf) if leaf else path
         yield from _header_added_properties(differ, child, node_path, name)
         yield from _header_became_required(differ, child, name, root=False, prefix=node_path)
+
+
+def _property_type(diff: SchemaDiff) -> Iterator[str]:
+    """request-parameter-property-type-* for a property's type/format change.
+
+    How an object parameter is serialised is unknown, so oasdiff judges the change both as
+    strongly typed (JSON) and loosely typed (form style): breaking both ways is specialized
+    (error), neither is generalized (info), and a disagreement is only a warning.
+    """
+    if (type_change(diff) is None and diff.format is None) or diff.list_of_types is not None:
+        return
+    strict = breaking_type_change(diff, strongly_typed=True, widening_ok=True)
+    loose = breaking_type_change(diff, strongly_typed=False, widening_ok=True)
+    if strict != loose:
+        yield "request-parameter-property-type-changed"
+    elif strict:
+        yield "request-parameter-property-type-specialized"
+    else:
+        yield "request-parameter-property-type-generalized"
 
 
 def _header_added_properties(
