@@ -1080,6 +1080,10 @@ def _request_bounds(
     )
     yield from _min_length(diff, kind, prefix)
     yield from _min_items(diff, kind, prefix, ro)
+    if _both(diff.max_items):  # oasdiff's maxItems check needs a bound on both sides
+        yield from _narrowing_bound(
+            diff, diff.max_items, "max-items", "maxItems", kind, prefix, ro, go_uint, down=True
+        )
 
 
 def _narrowing_bound(
@@ -1353,6 +1357,10 @@ def _response_bounds(diff: SchemaDiff, kind: str, prefix: tuple[str, ...]) -> It
     if pair is not None and _decreased(pair):
         args = (*prefix, go_uint(pair[0]), go_uint(pair[1]), *tail)
         yield _hit(diff, f"response-{kind}-min-items-decreased", args, "minItems")
+    pair = diff.max_items
+    if pair is not None and _both(pair) and _increased(pair):
+        args = (*prefix, go_uint(pair[0]), go_uint(pair[1]), *tail)
+        yield _hit(diff, f"response-{kind}-max-items-increased", args, "maxItems")
 
 
 def _response_pattern(diff: SchemaDiff) -> Iterator[Hit]:
