@@ -34,6 +34,7 @@ from airgap_cli.openapi.schema_diff import (
     extensible_enum_removed,
     go_uint,
     go_value,
+    lost_null,
     type_args,
     type_change,
     walk_tree,
@@ -1022,6 +1023,9 @@ def _parameter_schema_hits(
 ) -> Iterator[tuple[str, tuple[str, ...], str, str]]:
     """(id, args, keyword, side) for a parameter's schema change."""
     yield from _parameter_type(diff, where, name)
+    if lost_null(diff):
+        keyword = "nullable" if diff.nullable is not None else "type"
+        yield "request-parameter-became-not-nullable", (where, name), keyword, "new"
     enum = diff.enum
     if enum is not None:
         if enum.became_enum:

@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from airgap_cli.core.errors import InputError
@@ -47,6 +48,10 @@ _HANDLED = frozenset(
         "maxLength",
         "minItems",
         "maxItems",
+        "minProperties",
+        "maxProperties",
+        "uniqueItems",
+        "multipleOf",
         "pattern",
         "items",
         "required",
@@ -452,6 +457,10 @@ class SchemaDiff:
     max_length: Pair | None = None
     min_items: Pair | None = None
     max_items: Pair | None = None
+    min_properties: Pair | None = None
+    max_properties: Pair | None = None
+    unique_items: Pair | None = None
+    multiple_of: Pair | None = None
     pattern: Pair | None = None
     required: tuple[list[str], list[str]] | None = None
     """(added, deleted) names in ``required``."""
@@ -484,6 +493,10 @@ class SchemaDiff:
             or self.max_length
             or self.min_items
             or self.max_items
+            or self.min_properties
+            or self.max_properties
+            or self.unique_items
+            or self.multiple_of
             or self.pattern
             or self.required
             or self.properties_added
@@ -569,6 +582,12 @@ class SchemaDiffer:
         result.max_length = _pair(_uint(a.get("maxLength")), _uint(b.get("maxLength")))
         result.min_items = _pair(_uint(a.get("minItems")) or 0, _uint(b.get("minItems")) or 0)
         result.max_items = _pair(_uint(a.get("maxItems")), _uint(b.get("maxItems")))
+        result.min_properties = _pair(
+            _uint(a.get("minProperties")) or 0, _uint(b.get("minProperties")) or 0
+        )
+        result.max_properties = _pair(_uint(a.get("maxProperties")), _uint(b.get("maxProperties")))
+        result.unique_items = _pair(_bool(a.get("uniqueItems")), _bool(b.get("uniqueItems")))
+        result.multiple_of = _pair(_number(a.get("multipleOf")), _number(b.get("multipleOf")))
         result.pattern = _pair(_str(a.get("pattern")), _str(b.get("pattern")))
         req_a, req_b = _names(a.get("required")), _names(b.get("required"))
         req_added = [n for n in req_b if n not in req_a]
@@ -959,6 +978,19 @@ def nullability(diff: SchemaDiff) -> str:
     return ""
 
 
+def lost_null(diff: SchemaDiff) -> bool:
+    """Null stopped being allowed in a form every oasdiff version reports as such.
+
+    ``nullable: true`` dropped, or ``null`` removed from a type list that still names a type
+    (an untyped revision accepts null, so newer oasdiff stays silent there).
+    """
+    if diff.nullable is not None:
+        return bool(diff.nullable[0])
+    if diff.types is None or "null" not in diff.types[1]:
+        return False
+    return bool(types_of(diff.revision.data))
+
+
 def _increased(pair: Pair) -> bool:
     return pair[0] is not None and pair[1] is not None and pair[1] > pair[0]
 
@@ -1079,11 +1111,77 @@ def _request_bounds(
         diff, diff.minimum, "min", "minimum", kind, prefix, ro, _go_float, down=False
     )
     yield from _min_length(diff, kind, prefix)
-    yield from _min_items(diff, kind, prefix, ro)
-    if _both(diff.max_items):  # oasdiff's maxItems check needs a bound on both sides
-        yield from _narrowing_bound(
-            diff, diff.max_items, "max-items", "maxItems", kind, prefix, ro, go_uint, down=True
-        )
+    yield from _min_count(diff, diff.min_items, "min-items", "minItems", kind, prefix, ro)
+    yield from _min_count(
+        diff, diff.min_properties, "min-properties", "minProperties", kind, prefix, ro
+    )
+    yield from _narrowing_bound(
+        diff, diff.max_items, "max-items", "maxItems", kind, prefix, ro, go_uint, down=True
+    )
+    yield from _narrowing_bound(
+        diff,
+        diff.max_properties,
+        "max-properties",
+        "maxProperties",
+        kind,
+        prefix,
+        ro,
+        go_uint,
+        down=True,
+    )
+    yield from _request_unique_items(diff, kind, prefix, ro)
+    yield from _request_multiple_of(diff, kind, prefix, ro)
+
+
+def integer_multiple(a: float, b: float) -> bool | None:
+    """Whether every multiple of ``a`` is a multiple of ``b`` (a/b is an integer).
+
+    oasdiff has decided this two ways: an exact decimal ratio, and earlier a float ratio within a
+    relative 1e-9 of an integer. None when the two disagree (e.g. 0.3 over 0.1), so no check
+    claims a verdict some oasdiff version would not give.
+    """
+    if b == 0 or not (math.isfinite(a) and math.isfinite(b)):
+        return False
+    ratio = a / b
+    approx = math.isfinite(ratio) and abs(ratio - round(ratio)) <= 1e-9 * max(abs(ratio), 1)
+    exact = (Fraction(repr(a)) / Fraction(repr(b))).denominator == 1
+    return exact if exact == approx else None
+
+
+def _request_multiple_of(
+    diff: SchemaDiff, kind: str, prefix: tuple[str, ...], read_only: bool
+) -> Iterator[Hit]:
+    """multipleOf set/changed narrows a request, unset or a divisor of the old widens it."""
+    pair = diff.multiple_of
+    if pair is None or (read_only and pair[1] is not None):
+        return  # a read-only property is not sent, so only dropping the rule is reported
+    frm, to = pair
+    if frm is None:
+        args = (*prefix, _go_float(to))
+        yield _hit(diff, f"request-{kind}-multiple-of-set", args, "multipleOf")
+    elif to is None:
+        args = (*prefix, _go_float(frm))
+        yield _hit(diff, f"request-{kind}-multiple-of-unset", args, "multipleOf", "old")
+    else:
+        widened = integer_multiple(frm, to)
+        if widened is None:
+            return
+        word = "generalized" if widened else "changed"
+        args = (*prefix, _go_float(frm), _go_float(to))
+        yield _hit(diff, f"request-{kind}-multiple-of-{word}", args, "multipleOf")
+
+
+def _request_unique_items(
+    diff: SchemaDiff, kind: str, prefix: tuple[str, ...], read_only: bool
+) -> Iterator[Hit]:
+    """uniqueItems turned on narrows a request (not for a read-only property); off widens it."""
+    if diff.unique_items is None:
+        return
+    if diff.unique_items[1]:
+        if not read_only:
+            yield _hit(diff, f"request-{kind}-unique-items-set", prefix, "uniqueItems")
+    else:
+        yield _hit(diff, f"request-{kind}-unique-items-unset", prefix, "uniqueItems", "old")
 
 
 def _narrowing_bound(
@@ -1136,13 +1234,19 @@ def _min_length(diff: SchemaDiff, kind: str, prefix: tuple[str, ...]) -> Iterato
     )
 
 
-def _min_items(
-    diff: SchemaDiff, kind: str, prefix: tuple[str, ...], read_only: bool
+def _min_count(
+    diff: SchemaDiff,
+    pair: Pair | None,
+    label: str,
+    keyword: str,
+    kind: str,
+    prefix: tuple[str, ...],
+    read_only: bool,
 ) -> Iterator[Hit]:
-    pair = diff.min_items
+    """minItems/minProperties raised on a request (a read-only property is not sent)."""
     if pair is None or not _increased(pair) or read_only:
         return
-    yield _hit(diff, f"request-{kind}-min-items-increased", (*prefix, go_uint(pair[1])), "minItems")
+    yield _hit(diff, f"request-{kind}-{label}-increased", (*prefix, go_uint(pair[1])), keyword)
 
 
 def _request_pattern(diff: SchemaDiff) -> Iterator[Hit]:
@@ -1357,10 +1461,44 @@ def _response_bounds(diff: SchemaDiff, kind: str, prefix: tuple[str, ...]) -> It
     if pair is not None and _decreased(pair):
         args = (*prefix, go_uint(pair[0]), go_uint(pair[1]), *tail)
         yield _hit(diff, f"response-{kind}-min-items-decreased", args, "minItems")
+    pair = diff.min_properties
+    # newer oasdiff leaves a bound dropped to nothing to its own unset check: a positive new value
+    # fires in every version
+    if pair is not None and _decreased(pair) and pair[1] > 0:
+        args = (*prefix, go_uint(pair[0]), go_uint(pair[1]), *tail)
+        yield _hit(diff, f"response-{kind}-min-properties-decreased", args, "minProperties")
+    if diff.unique_items is not None and not diff.unique_items[1]:
+        args = (*prefix, *tail)
+        yield _hit(diff, f"response-{kind}-unique-items-unset", args, "uniqueItems", "old")
     pair = diff.max_items
     if pair is not None and _both(pair) and _increased(pair):
         args = (*prefix, go_uint(pair[0]), go_uint(pair[1]), *tail)
         yield _hit(diff, f"response-{kind}-max-items-increased", args, "maxItems")
+    pair = diff.max_properties
+    if pair is not None and _both(pair) and _increased(pair):
+        args = (*prefix, go_uint(pair[0]), go_uint(pair[1]), *tail)
+        yield _hit(diff, f"response-{kind}-max-properties-increased", args, "maxProperties")
+    yield from _response_multiple_of(diff, kind, prefix, tail)
+
+
+def _response_multiple_of(
+    diff: SchemaDiff, kind: str, prefix: tuple[str, ...], tail: tuple[str, ...]
+) -> Iterator[Hit]:
+    """multipleOf unset/changed widens a response; a multiple of the old one only narrows it."""
+    pair = diff.multiple_of
+    if pair is None or pair[0] is None:
+        return
+    frm, to = pair
+    if to is None:
+        args = (*prefix, _go_float(frm), *tail)
+        yield _hit(diff, f"response-{kind}-multiple-of-unset", args, "multipleOf", "old")
+        return
+    narrowed = integer_multiple(to, frm)
+    if narrowed is None:
+        return
+    word = "specialized" if narrowed else "changed"
+    args = (*prefix, _go_float(frm), _go_float(to), *tail)
+    yield _hit(diff, f"response-{kind}-multiple-of-{word}", args, "multipleOf")
 
 
 def _response_pattern(diff: SchemaDiff) -> Iterator[Hit]:
