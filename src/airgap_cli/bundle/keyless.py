@@ -278,8 +278,8 @@ def load_trust_root(path: Path) -> TrustRoot:
         from sigstore_models.trustroot.v1 import TrustedRoot as TrustedRootModel
     except ImportError as exc:
         raise UsageError(
-            f"keyless verification needs the sigstore package ({exc}): "
-            "pip install 'airgap-cli[sigstore]'"
+            f"keyless verification needs the sigstore package ({exc}), a dependency of "
+            "airgap-cli: reinstall it (pip install airgap-cli)"
         ) from None
     try:
         with path.open("rb") as handle:

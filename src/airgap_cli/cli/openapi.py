@@ -213,6 +213,8 @@ def _compare_command(breaking_only: bool) -> Callable[..., None]:
             cfg = load_config(config, specs[0].parent)
             levels = dict(cfg.openapi.levels)
             if severity_levels is not None:
+                from airgap_cli.openapi.ignore import load_levels
+
                 levels.update(load_levels(severity_levels))
             settings = CompareSettings(
                 base=base or (cfg.openapi.base if len(specs) != 2 else None),
@@ -258,13 +260,6 @@ class CompareSettings:
     levels: dict[str, str]
     ref_map: dict[str, str]
     breaking_only: bool
-
-
-def load_levels(path: Path) -> dict[str, str]:
-    """oasdiff's ``--severity-levels`` file: ``check-id level`` per line, ``#`` comments."""
-    from airgap_cli.openapi.ignore import load_levels as parse_levels
-
-    return parse_levels(path)
 
 
 def run_compare(command: str, specs: list[Path], settings: CompareSettings) -> Report:
