@@ -133,6 +133,8 @@ class RawDocument:
     index: int
     line: int
     data: Any
+    lines: Any = None
+    """Where lines come from when ``data`` has none (``fastyaml.LazyLines``)."""
 
 
 def read_limited(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:

@@ -12,7 +12,7 @@ from typing import Any
 
 from airgap_cli.core.config import LintSettings
 from airgap_cli.core.hosts import Boundary, is_templated, url_host
-from airgap_cli.core.yamlio import RawDocument, line_of, load_documents
+from airgap_cli.core.yamlio import RawDocument, load_documents
 from airgap_cli.lint.documents import (
     GITLAB_CI,
     HELM_VALUES,
@@ -141,7 +141,7 @@ def _text(value: Any) -> str:
 
 
 def _blob_line(doc: Document, path: Path, text: str, offset: int) -> int | None:
-    line = line_of(doc.data, list(path), doc.line)
+    line = doc.line_at(path)
     if line is not None and "\n" in text:
         return line + 1 + text.count("\n", 0, offset)
     return line
@@ -505,7 +505,7 @@ def embedded_documents(doc: Document, text: str) -> Iterator[Document]:
     content = get_path(doc.data, "spec", "valuesContent")
     if not isinstance(content, str) or not content.strip():
         return
-    key_line = line_of(doc.data, ["spec", "valuesContent"], doc.line) or doc.line
+    key_line = doc.line_at(("spec", "valuesContent")) or doc.line
     try:
         raws = load_documents("\n" * key_line + content, doc.path)
     except Exception:  # an unparsable string is left to the string rules

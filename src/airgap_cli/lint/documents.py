@@ -12,7 +12,7 @@ from typing import Any
 import pathspec
 
 from airgap_cli.core.findings import InputIssue, Skipped
-from airgap_cli.core.yamlio import LineDict, LineList, RawDocument, pointer_segment
+from airgap_cli.core.yamlio import LineList, RawDocument, line_of, pointer_segment
 
 KUBERNETES = "kubernetes"
 HELM_VALUES = "helm-values"
@@ -119,7 +119,16 @@ class Document:
     name: str = ""
     namespace: str | None = None
     pointer_prefix: tuple[str | int, ...] = ()
+    lines: Any = field(default=None, repr=False, compare=False)
+    """``LazyLines`` when ``data`` came from the fast parser and carries no lines."""
     _index: DocIndex | None = field(default=None, repr=False, compare=False)
+
+    def line_at(self, path: tuple[str | int, ...] | list[str | int]) -> int | None:
+        """Line of the node at ``path`` (its key's line, else the nearest parent's)."""
+        if self.lines is None:
+            return line_of(self.data, path, self.line)
+        line: int | None = self.lines.line_of((*self.pointer_prefix, *path), self.line)
+        return line
 
     def walk(self) -> DocIndex:
         """The shared walk of this document (built on first use)."""
@@ -179,7 +188,7 @@ def classify(
     if hinted in (GITLAB_CI, HELM_CHART, KUSTOMIZATION) or (
         hinted == HELM_VALUES and not _is_k8s(data)
     ):
-        yield Document(path, raw.index, raw.line, data, hinted)
+        yield Document(path, raw.index, raw.line, data, hinted, lines=raw.lines)
         return
     if not _is_k8s(data):
         return
@@ -193,9 +202,11 @@ def classify(
                 yield _k8s_document(path, raw.index, line, item, ("items", i), cluster_scoped)
         return
     if kind == "Kustomization" and str(data["apiVersion"]).startswith("kustomize.config.k8s.io"):
-        yield Document(path, raw.index, raw.line, data, KUSTOMIZATION, kind=kind)
+        yield Document(path, raw.index, raw.line, data, KUSTOMIZATION, kind=kind, lines=raw.lines)
         return
-    yield _k8s_document(path, raw.index, raw.line, data, (), cluster_scoped)
+    doc = _k8s_document(path, raw.index, raw.line, data, (), cluster_scoped)
+    doc.lines = raw.lines
+    yield doc
 
 
 def _is_k8s(data: dict[str, Any]) -> bool:
@@ -356,11 +367,3 @@ def get_path(node: Any, *path: str | int) -> Any:
         else:
             return None
     return node
-
-
-def new_linedict(source: dict[str, Any]) -> LineDict:
-    """A shallow LineDict copy that keeps the source's key lines."""
-    copy = LineDict(getattr(source, "line", 0))
-    copy.update(source)
-    copy.key_lines = dict(getattr(source, "key_lines", {}))
-    return copy

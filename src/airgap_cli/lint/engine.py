@@ -23,6 +23,7 @@ import jsonschema_rs
 from airgap_cli import __version__
 from airgap_cli.core.config import Config
 from airgap_cli.core.errors import InputError, RuleError
+from airgap_cli.core.fastyaml import fast_documents
 from airgap_cli.core.findings import (
     Finding,
     InputIssue,
@@ -35,7 +36,7 @@ from airgap_cli.core.findings import (
 )
 from airgap_cli.core.hosts import Boundary
 from airgap_cli.core.rules import Rule, RuleCheck, builtin_rule_dirs, load_rules
-from airgap_cli.core.yamlio import check_bytes, decode, line_of, load_documents, read_limited
+from airgap_cli.core.yamlio import check_bytes, decode, load_documents, read_limited
 from airgap_cli.lint import checks
 from airgap_cli.lint.checks import CheckContext, Fact, Hit
 from airgap_cli.lint.documents import Document, classify, discover, file_type
@@ -158,7 +159,9 @@ class LintEngine:
             )
             text = decode(raw, path)
             try:
-                raw_docs = load_documents(text, path, json_file=path.endswith(".json"))
+                raw_docs = fast_documents(text, path) or load_documents(
+                    text, path, json_file=path.endswith(".json")
+                )
             except InputError:
                 if "{{" in text:
                     result.skipped.append(
@@ -206,14 +209,14 @@ class LintEngine:
             for target in targets[target_name]:
                 if validator.is_valid(target.value):
                     continue
-                for path, line, value in _errors(validator, target):
+                for path, line, value in _errors(validator, target, doc):
                     findings.append(self._finding(rule, doc, path, line, value, target.label))
                     flagged.add(path)
         context = CheckContext(self.config.boundary, self.config.lint, self.catalogue(), flagged)
         for rule in self._python_rules:
             rule_context = context.with_params(rule.params) if rule.params else context
             for hit in checks.DOCUMENT_CHECKS[rule.python or ""](doc, rule_context):
-                line = hit.line or line_of(doc.data, hit.path, doc.line)
+                line = hit.line or doc.line_at(hit.path)
                 findings.append(
                     self._finding(rule, doc, hit.path, line, hit.evidence, hit.label, hit)
                 )
@@ -376,20 +379,15 @@ def _total_size(files: Iterable[str]) -> int:
 
 
 def _errors(
-    validator: Any, target: Target
+    validator: Any, target: Target, doc: Document
 ) -> Iterator[tuple[tuple[str | int, ...], int | None, Any]]:
     seen: set[tuple[str | int, ...]] = set()
     for error in validator.iter_errors(target.value):
-        relative = tuple(error.instance_path)
-        if target.synthetic:
-            path, line = target.path, target.line
-        else:
-            path = target.path + relative
-            line = line_of(target.value, list(relative), target.line)
+        path = target.source_path(tuple(error.instance_path))
         if path in seen:
             continue
         seen.add(path)
-        yield path, line, error.instance
+        yield path, doc.line_at(path), error.instance
         if len(seen) >= MAX_ERRORS_PER_TARGET:
             return
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from airgap_cli.core.hosts import is_templated, parse_image
-from airgap_cli.core.yamlio import LineDict, line_of
 from airgap_cli.lint.documents import (
     GITLAB_CI,
     HELM_VALUES,
@@ -20,7 +19,6 @@ from airgap_cli.lint.documents import (
     KUSTOMIZATION,
     Document,
     get_path,
-    new_linedict,
 )
 
 Path = tuple[str | int, ...]
@@ -36,10 +34,19 @@ class Target:
     """What the schema sees (may be synthesised, e.g. a parsed image reference)."""
     label: str
     """Short human name: a container name, an image reference, a job name."""
-    line: int | None = None
-    """Line of the target itself."""
     synthetic: bool = False
     """True when ``value`` is not the document node (errors then point at ``path`` itself)."""
+    aliases: tuple[tuple[str, Path], ...] = ()
+    """Keys added to ``value`` that live elsewhere in the document: (key, its real path)."""
+
+    def source_path(self, relative: Path) -> Path:
+        """Where ``relative`` (a path inside ``value``) really is in the document."""
+        if self.synthetic:
+            return self.path
+        for key, real in self.aliases:
+            if relative and relative[0] == key:
+                return (*real, *relative[1:])
+        return (*self.path, *relative)
 
 
 POD_SPEC_PATHS: tuple[Path, ...] = (
@@ -83,7 +90,7 @@ def pod_specs(doc: Document) -> Iterator[tuple[Path, dict[str, Any]]]:
 
 def _pod(doc: Document) -> Iterator[Target]:
     for path, spec in pod_specs(doc):
-        yield Target(path, spec, doc.resource, line_of(doc.data, path, doc.line))
+        yield Target(path, spec, doc.resource)
 
 
 def _containers(doc: Document, lists: tuple[str, ...]) -> Iterator[Target]:
@@ -96,21 +103,15 @@ def _containers(doc: Document, lists: tuple[str, ...]) -> Iterator[Target]:
             for i, container in enumerate(items):
                 if not isinstance(container, dict):
                     continue
-                value: LineDict | dict[str, Any] = container
+                value = container
+                aliases: tuple[tuple[str, Path], ...] = ()
                 if isinstance(pod_security, dict):
                     # The pod-level securityContext applies to every container; rules see both.
-                    value = new_linedict(container)
-                    value["podSecurityContext"] = pod_security
-                    value.key_lines["podSecurityContext"] = (
-                        line_of(spec, ["securityContext"], 0) or 0
-                    )
+                    value = {**container, "podSecurityContext": pod_security}
+                    aliases = (("podSecurityContext", (*path, "securityContext")),)
                 where = (*path, list_name, i)
-                yield Target(
-                    where,
-                    value,
-                    str(container.get("name") or f"{list_name}[{i}]"),
-                    line_of(doc.data, where, doc.line),
-                )
+                label = str(container.get("name") or f"{list_name}[{i}]")
+                yield Target(where, value, label, aliases=aliases)
 
 
 def _all_containers(doc: Document) -> Iterator[Target]:
@@ -135,7 +136,7 @@ def image_target(doc: Document, path: Path, ref: str) -> Target | None:
         "explicit_tag": image.tag,
         "digest": image.digest,
     }
-    return Target(path, value, ref, line_of(doc.data, path, doc.line), synthetic=True)
+    return Target(path, value, ref, synthetic=True)
 
 
 def _images(doc: Document) -> Iterator[Target]:
@@ -228,7 +229,7 @@ def ci_images(data: dict[str, Any]) -> Iterator[tuple[Path, str]]:
 def _ci_jobs(doc: Document) -> Iterator[Target]:
     if doc.doc_type == GITLAB_CI:
         for name, job in ci_jobs(doc.data):
-            yield Target((name,), job, name, line_of(doc.data, [name], doc.line))
+            yield Target((name,), job, name)
 
 
 def ci_script_lines(doc: Document) -> Iterator[tuple[Path, str, str]]:
@@ -262,11 +263,11 @@ def _script_items(
 
 def _ci_script_line(doc: Document) -> Iterator[Target]:
     for path, job, text in ci_script_lines(doc):
-        yield Target(path, text, job, line_of(doc.data, path, doc.line))
+        yield Target(path, text, job)
 
 
 def _document(doc: Document) -> Iterator[Target]:
-    yield Target((), doc.data, doc.resource, doc.line)
+    yield Target((), doc.data, doc.resource)
 
 
 TARGETS: dict[str, Callable[[Document], Iterator[Target]]] = {
