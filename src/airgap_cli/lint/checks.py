@@ -44,6 +44,8 @@ class Catalogue:
 
     env: dict[str, dict[str, Any]]
     settings: list[dict[str, Any]]
+    required_keys: tuple[frozenset[str], ...] = ()
+    """Per setting, the literal keys of its path: a document lacking one cannot hold it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,12 @@ def load_catalogue() -> Catalogue:
     source = resources.files("airgap_cli").joinpath("rules", "telemetry", "knobs.yaml")
     data = load_documents(source.read_text(encoding="utf-8"), "rules/telemetry/knobs.yaml")[0].data
     env = {k["name"]: dict(k) for k in data.get("knobs", []) if k.get("kind", "env") == "env"}
-    return Catalogue(env, [dict(s) for s in data.get("settings", [])])
+    settings = [dict(s) for s in data.get("settings", [])]
+    required = tuple(
+        frozenset(k for k in str(s["path"]).split(".") if k not in ("*", "**", "[]"))
+        for s in settings
+    )
+    return Catalogue(env, settings, required)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -148,12 +155,20 @@ def _blob_line(doc: Document, path: Path, text: str, offset: int) -> int | None:
 
 
 # --- document checks -----------------------------------------------------------------------------
+_URL_MARK = re.compile("://")
+_RESOLVER_FLAG = re.compile(r"(?i)--certificatesresolvers\.")
+_HUB_TOKEN_FLAG = re.compile(r"(?i)--hub\.token")
+_ENDPOINT_WORD = re.compile(r"(?i)endpoint")
+
+
 def external_url(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
     """Every external URL in any string value, where no more specific rule already reported it."""
+    if not doc.may_contain(_URL_MARK):
+        return
     ignore = tuple(ctx.lint.ignore_urls) + tuple(ctx.params.get("ignore_urls", ()))
     skip_keys = set(ctx.params.get("skip_keys", ()))
-    for path, text in doc.walk().strings():
-        if path in ctx.flagged or (path and path[-1] in skip_keys) or "://" not in text:
+    for path, text in doc.walk().strings_where(lambda _key, text: "://" in text):
+        if path in ctx.flagged or (path and path[-1] in skip_keys):
             continue
         for url, offset in ctx.boundary.external_url_matches(text, ignore):
             yield Hit(path, url, url, line=_blob_line(doc, path, text, offset), distinct=True)
@@ -177,17 +192,24 @@ def telemetry_not_disabled(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
 
 
 def _settings(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
-    # Only keys that end a catalogue path can match: index by last key, walk the document once.
-    last_keys = {str(s["path"]).rsplit(".", 1)[-1] for s in ctx.catalogue.settings}
+    # Only settings whose every literal key the document has can match; then only scalars and
+    # lists under one of their last keys are compared against the patterns.
+    keys = doc.walk().keys
+    relevant = [
+        setting
+        for setting, required in zip(
+            ctx.catalogue.settings, ctx.catalogue.required_keys, strict=True
+        )
+        if required <= keys and setting.get("package") != "traefik-hub"
+    ]  # traefik-hub-airgap-disabled reports the Hub's settings with its own remediation
+    if not relevant:
+        return
+    last_keys = {str(s["path"]).rsplit(".", 1)[-1] for s in relevant}
     dotted: list[tuple[Path, Any]] = [
         (path, value) for path, value in doc.walk().scalars if path and path[-1] in last_keys
     ]
     lists = [(p, items) for p, items in doc.walk().lists if p and p[-1] in last_keys]
-    if not dotted and not lists:
-        return
-    for setting in ctx.catalogue.settings:
-        if setting.get("package") == "traefik-hub":
-            continue  # traefik-hub-airgap-disabled reports it with its own remediation
+    for setting in relevant:
         pattern = str(setting["path"])
         disable = [str(v).lower() for v in setting.get("disable", [])]
         if setting.get("kind") == "arg":
@@ -234,6 +256,10 @@ def _compiled_path(pattern: str) -> re.Pattern[str]:
 _OTEL_KEY = re.compile(r"(?i)(otel|otlp|opentelemetry|tracing|traces|telemetry|collector|exporter)")
 
 
+def _endpoint_key(key: str | int, _text: str) -> bool:
+    return isinstance(key, str) and key.lower().endswith("endpoint")
+
+
 def otel_endpoint_external(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
     """OpenTelemetry/OTLP exporter endpoints that point outside the boundary."""
     for path, name, value in named_values(doc):
@@ -241,11 +267,13 @@ def otel_endpoint_external(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
         is_otel = upper.startswith("OTEL_EXPORTER_") and upper.endswith("ENDPOINT")
         if is_otel and ctx.external(value):
             yield Hit(path, value, name)
-    if doc.doc_type in (KUBERNETES, HELM_VALUES):
-        for path, value in doc.walk().strings():
-            key = path[-1] if path else ""
-            if not isinstance(key, str) or not key.lower().endswith("endpoint"):
-                continue
+    index = doc.walk()
+    if (
+        doc.doc_type in (KUBERNETES, HELM_VALUES)
+        and doc.may_contain(_ENDPOINT_WORD)
+        and any(k.lower().endswith("endpoint") for k in index.keys)
+    ):
+        for path, value in index.strings_where(_endpoint_key):
             context = " ".join(str(p) for p in path)
             if doc.kind in ("KongPlugin", "KongClusterPlugin"):
                 context += " " + str(doc.data.get("plugin", ""))
@@ -357,7 +385,7 @@ def ingress_public_acme_resolver(doc: Document, ctx: CheckContext) -> Iterator[H
                     else (*path, name, "acme")
                 )
                 yield Hit(where, str(server or "Let's Encrypt (default caServer)"), str(name))
-    for path, items in index.lists:
+    for path, items in index.lists if doc.may_contain(_RESOLVER_FLAG) else []:
         flags = [
             i
             for i in items
@@ -489,7 +517,7 @@ def traefik_hub_airgap_disabled(doc: Document, ctx: CheckContext) -> Iterator[Hi
         yield Hit(
             where, f"hub.offline: {_text(offline) if offline is not None else 'unset'}", "hub"
         )
-    for path, items in index.lists:
+    for path, items in index.lists if doc.may_contain(_HUB_TOKEN_FLAG) else []:
         args = [i.lower() for i in items if isinstance(i, str)]
         if any(a.startswith("--hub.token") for a in args) and not any(
             a in ("--hub.offline", "--hub.offline=true") for a in args

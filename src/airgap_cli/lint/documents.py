@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
@@ -66,43 +67,114 @@ CONFIG_FILES = frozenset({"airgap.yaml", "airgap.yml", ".airgap.yaml"})
 """airgap's own configuration is not a manifest: a directory walk leaves it out."""
 
 
-@dataclass(slots=True)
 class DocIndex:
     """Every mapping, sequence and scalar of a document with its path, from one walk.
 
     Several checks look at every node; sharing one iterative walk keeps them cheap and
-    depth-safe. ``keys`` lets a check skip documents that cannot concern it.
+    depth-safe. ``keys`` (every mapping key, without paths) is computed on its own and first, so a
+    check can skip documents that cannot concern it before anything pays for the paths.
     """
 
-    dicts: list[tuple[tuple[str | int, ...], dict[str, Any]]]
-    lists: list[tuple[tuple[str | int, ...], list[Any]]]
-    scalars: list[tuple[tuple[str | int, ...], Any]]
-    keys: frozenset[str]
+    __slots__ = ("_keys", "_root", "_walk")
+
+    def __init__(self, root: Any) -> None:
+        self._root = root
+        self._keys: frozenset[str] | None = None
+        self._walk: tuple[list[Any], list[Any], list[Any]] | None = None
 
     @classmethod
     def build(cls, node: Any) -> DocIndex:
-        """Walk ``node`` once (iteratively: nesting depth is no risk)."""
-        dicts: list[tuple[tuple[str | int, ...], dict[str, Any]]] = []
-        lists: list[tuple[tuple[str | int, ...], list[Any]]] = []
-        scalars: list[tuple[tuple[str | int, ...], Any]] = []
-        keys: set[str] = set()
-        stack: list[tuple[tuple[str | int, ...], Any]] = [((), node)]
-        while stack:
-            here, value = stack.pop()
-            if isinstance(value, dict):
-                dicts.append((here, value))
-                keys.update(value)
-                stack.extend(((*here, k), v) for k, v in value.items())
-            elif isinstance(value, list):
-                lists.append((here, value))
-                stack.extend(((*here, i), v) for i, v in enumerate(value))
-            elif value is not None:
-                scalars.append((here, value))
-        return cls(dicts, lists, scalars, frozenset(keys))
+        """An index of ``node``; its parts are computed when first asked for."""
+        return cls(node)
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """Every mapping key anywhere in the document."""
+        if self._keys is None:
+            keys: set[str] = set()
+            stack = [self._root]
+            while stack:
+                value = stack.pop()
+                if isinstance(value, dict):
+                    keys.update(value)
+                    stack.extend(c for c in value.values() if isinstance(c, dict | list))
+                elif isinstance(value, list):
+                    stack.extend(c for c in value if isinstance(c, dict | list))
+            self._keys = frozenset(keys)
+        return self._keys
+
+    @property
+    def dicts(self) -> list[tuple[tuple[str | int, ...], dict[str, Any]]]:
+        """Every mapping with its path."""
+        return self._walked()[0]
+
+    @property
+    def lists(self) -> list[tuple[tuple[str | int, ...], list[Any]]]:
+        """Every sequence with its path."""
+        return self._walked()[1]
+
+    @property
+    def scalars(self) -> list[tuple[tuple[str | int, ...], Any]]:
+        """Every non-null scalar with its path."""
+        return self._walked()[2]
+
+    def _walked(self) -> tuple[list[Any], list[Any], list[Any]]:
+        if self._walk is None:
+            dicts: list[tuple[tuple[str | int, ...], dict[str, Any]]] = []
+            lists: list[tuple[tuple[str | int, ...], list[Any]]] = []
+            scalars: list[tuple[tuple[str | int, ...], Any]] = []
+            stack: list[tuple[tuple[str | int, ...], Any]] = [((), self._root)]
+            while stack:  # iterative: nesting depth is no risk
+                here, value = stack.pop()
+                if isinstance(value, dict):
+                    dicts.append((here, value))
+                    stack.extend(((*here, k), v) for k, v in value.items())
+                elif isinstance(value, list):
+                    lists.append((here, value))
+                    stack.extend(((*here, i), v) for i, v in enumerate(value))
+                elif value is not None:
+                    scalars.append((here, value))
+            self._walk = (dicts, lists, scalars)
+        return self._walk
 
     def strings(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
         """Every string scalar with its path."""
         return ((p, v) for p, v in self.scalars if isinstance(v, str))
+
+    def strings_where(
+        self, keep: Callable[[str | int, str], bool]
+    ) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """The strings ``strings()`` yields, in its order, for which ``keep(key, text)`` holds.
+
+        Only containers and kept strings get a path tuple: most nodes are scalars, and building
+        a path for each was most of a full walk's cost.
+        """
+        if self._walk is not None:
+            yield from ((p, v) for p, v in self.strings() if keep(p[-1] if p else "", v))
+            return
+        stack: list[tuple[tuple[str | int, ...], str | int, Any]] = []
+
+        def push(here: tuple[str | int, ...], node: Any) -> None:
+            if isinstance(node, dict):
+                stack.extend((here, k, v) for k, v in node.items() if isinstance(v, _WALKED))
+            elif isinstance(node, list):
+                stack.extend((here, i, v) for i, v in enumerate(node) if isinstance(v, _WALKED))
+
+        if isinstance(self._root, str):
+            if keep("", self._root):
+                yield (), self._root
+            return
+        push((), self._root)
+        while stack:
+            parent, key, value = stack.pop()
+            if isinstance(value, str):
+                if keep(key, value):
+                    yield (*parent, key), value
+            else:
+                push((*parent, key), value)
+
+
+_WALKED = (str, dict, list)
 
 
 @dataclass(slots=True)
@@ -121,7 +193,22 @@ class Document:
     pointer_prefix: tuple[str | int, ...] = ()
     lines: Any = field(default=None, repr=False, compare=False)
     """``LazyLines`` when ``data`` came from the fast parser and carries no lines."""
+    text: str | None = field(default=None, repr=False, compare=False)
+    """Source text that contains this document (None when unknown), for ``may_contain``."""
     _index: DocIndex | None = field(default=None, repr=False, compare=False)
+    pod_specs_cache: list[tuple[tuple[str | int, ...], dict[str, Any]]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """Filled by ``targets.pod_specs`` (several rules ask for the same pod specs)."""
+
+    def may_contain(self, needle: re.Pattern[str]) -> bool:
+        """False only when no string of this document can match ``needle``.
+
+        Sound for needles without whitespace: a YAML string's characters appear in its source
+        unless escaped (so any backslash answers True) or folded (which only adds spaces).
+        """
+        text = self.text
+        return text is None or "\\" in text or needle.search(text) is not None
 
     def line_at(self, path: tuple[str | int, ...] | list[str | int]) -> int | None:
         """Line of the node at ``path`` (its key's line, else the nearest parent's)."""

@@ -87,6 +87,11 @@ class LintEngine:
         self._compiled: dict[tuple[str, str, str], list[tuple[Rule, RuleCheck, Any, str]]] = {}
         self._validators: dict[int, Any] | None = None
         self._catalogue: checks.Catalogue | None = None
+        self._python: (
+            list[tuple[Rule, Callable[[Document, CheckContext], Iterator[Hit]], CheckContext]]
+            | None
+        ) = None
+        self._flagged: set[tuple[str | int, ...]] = set()
         self._python_rules = sorted(
             (r for r in rules if r.python in checks.DOCUMENT_CHECKS),
             key=lambda r: int(r.params.get("order", 0)),
@@ -141,6 +146,27 @@ class LintEngine:
             self._compiled[key] = selected
         return self._compiled[key]
 
+    def _python_checks(
+        self,
+    ) -> list[tuple[Rule, Callable[[Document, CheckContext], Iterator[Hit]], CheckContext]]:
+        """The per-document Python checks with their contexts, built once per engine.
+
+        The contexts share ``self._flagged``, which each document empties and refills.
+        """
+        if self._python is None:
+            context = CheckContext(
+                self.config.boundary, self.config.lint, self.catalogue(), self._flagged
+            )
+            self._python = [
+                (
+                    rule,
+                    checks.DOCUMENT_CHECKS[rule.python or ""],
+                    context.with_params(rule.params) if rule.params else context,
+                )
+                for rule in self._python_rules
+            ]
+        return self._python
+
     def catalogue(self) -> checks.Catalogue:
         """The telemetry catalogue (loaded once per process)."""
         if self._catalogue is None:
@@ -174,11 +200,13 @@ class LintEngine:
         except InputError as exc:
             result.errors.append(InputIssue(exc.path or path, exc.message, exc.line))
             return result
-        documents = [
-            doc
-            for raw_doc in raw_docs
-            for doc in classify(path, raw_doc, frozenset(self.config.lint.cluster_scoped_kinds))
-        ]
+        documents: list[Document] = []
+        cluster_scoped = frozenset(self.config.lint.cluster_scoped_kinds)
+        for raw_doc in raw_docs:
+            source = raw_doc.lines.text if raw_doc.lines is not None else text
+            for doc in classify(path, raw_doc, cluster_scoped):
+                doc.text = source
+                documents.append(doc)
         documents += [d for doc in documents for d in checks.embedded_documents(doc, text)]
         result.inputs.append(InputRecord(path, hashlib.sha256(raw).hexdigest(), len(documents)))
         if not documents:
@@ -201,7 +229,8 @@ class LintEngine:
             if not directive.reason:
                 self._reasonless(doc.path, directive, doc.resource, result)
         findings: list[Finding] = []
-        flagged: set[tuple[str | int, ...]] = set()
+        flagged = self._flagged  # shared with the Python checks' contexts
+        flagged.clear()
         targets: dict[str, list[Target]] = {}
         for rule, _check, validator, target_name in self._checks_for(doc):
             if target_name not in targets:
@@ -212,10 +241,8 @@ class LintEngine:
                 for path, line, value in _errors(validator, target, doc):
                     findings.append(self._finding(rule, doc, path, line, value, target.label))
                     flagged.add(path)
-        context = CheckContext(self.config.boundary, self.config.lint, self.catalogue(), flagged)
-        for rule in self._python_rules:
-            rule_context = context.with_params(rule.params) if rule.params else context
-            for hit in checks.DOCUMENT_CHECKS[rule.python or ""](doc, rule_context):
+        for rule, check, rule_context in self._python_checks():
+            for hit in check(doc, rule_context):
                 line = hit.line or doc.line_at(hit.path)
                 findings.append(
                     self._finding(rule, doc, hit.path, line, hit.evidence, hit.label, hit)

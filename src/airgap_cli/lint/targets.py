@@ -73,8 +73,14 @@ CI_RESERVED = frozenset(
 CI_SCRIPT_KEYS = ("before_script", "script", "after_script")
 
 
-def pod_specs(doc: Document) -> Iterator[tuple[Path, dict[str, Any]]]:
+def pod_specs(doc: Document) -> list[tuple[Path, dict[str, Any]]]:
     """Every pod spec in a Kubernetes document, whatever the workload kind."""
+    if doc.pod_specs_cache is None:
+        doc.pod_specs_cache = list(_find_pod_specs(doc))
+    return doc.pod_specs_cache
+
+
+def _find_pod_specs(doc: Document) -> Iterator[tuple[Path, dict[str, Any]]]:
     if doc.doc_type != KUBERNETES:
         return
     spec = doc.data.get("spec")
