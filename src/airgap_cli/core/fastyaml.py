@@ -315,7 +315,7 @@ def fast_documents(text: str, path: str) -> list[RawDocument] | None:
     docs: list[RawDocument] = []
     for start, end in zip(starts, ends, strict=True):
         segment = text[start:end]
-        first = _next_content(segment.split("\n"), 0, segment.count("\n") + 1)
+        first = _first_content_line(segment)
         if first is None:
             continue
         try:
@@ -330,6 +330,19 @@ def fast_documents(text: str, path: str) -> list[RawDocument] | None:
         lines = LazyLines(segment, offset, path, data)
         docs.append(RawDocument(len(docs), offset + first + 1, data, lines))
     return docs
+
+
+def _first_content_line(segment: str) -> int | None:
+    """0-based line of the first line that is neither blank nor a comment."""
+    start, number = 0, 0
+    while start <= len(segment):
+        stop = segment.find("\n", start)
+        stop = len(segment) if stop < 0 else stop
+        stripped = segment[start:stop].strip()
+        if stripped and stripped[0] != "#":
+            return number
+        start, number = stop + 1, number + 1
+    return None
 
 
 def _is_list_kind(data: dict[str, Any]) -> bool:

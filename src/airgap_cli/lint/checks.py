@@ -44,7 +44,7 @@ class Catalogue:
 
     env: dict[str, dict[str, Any]]
     settings: list[dict[str, Any]]
-    required_keys: tuple[frozenset[str], ...] = ()
+    required_keys: tuple[tuple[str, ...], ...] = ()
     """Per setting, the literal keys of its path: a document lacking one cannot hold it."""
 
 
@@ -82,16 +82,25 @@ def load_catalogue() -> Catalogue:
     data = load_documents(source.read_text(encoding="utf-8"), "rules/telemetry/knobs.yaml")[0].data
     env = {k["name"]: dict(k) for k in data.get("knobs", []) if k.get("kind", "env") == "env"}
     settings = [dict(s) for s in data.get("settings", [])]
-    required = tuple(
-        frozenset(k for k in str(s["path"]).split(".") if k not in ("*", "**", "[]"))
-        for s in settings
-    )
+    # Longest first: the rarest key in a text answers fastest that a setting cannot be there.
+    required = tuple(tuple(sorted(_required_keys(s), key=len, reverse=True)) for s in settings)
     return Catalogue(env, settings, required)
 
 
+def _required_keys(setting: dict[str, Any]) -> frozenset[str]:
+    """The literal keys of a setting's path (``a.**.b`` needs ``a`` and ``b``)."""
+    return frozenset(k for k in str(setting["path"]).split(".") if k not in ("*", "**", "[]"))
+
+
 # --- helpers -------------------------------------------------------------------------------------
-def named_values(doc: Document) -> Iterator[tuple[Path, str, str]]:
+def named_values(doc: Document) -> list[tuple[Path, str, str]]:
     """(path, name, value) for every environment-style setting a document carries."""
+    if doc.named_values_cache is None:
+        doc.named_values_cache = list(_named_values(doc))
+    return doc.named_values_cache
+
+
+def _named_values(doc: Document) -> Iterator[tuple[Path, str, str]]:
     data = doc.data
     if doc.doc_type == KUBERNETES:
         for pod_path, spec in pod_specs(doc):
@@ -159,6 +168,7 @@ _URL_MARK = re.compile("://")
 _RESOLVER_FLAG = re.compile(r"(?i)--certificatesresolvers\.")
 _HUB_TOKEN_FLAG = re.compile(r"(?i)--hub\.token")
 _ENDPOINT_WORD = re.compile(r"(?i)endpoint")
+_FALLBACK_WORD = re.compile("fallback|failover")
 
 
 def external_url(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
@@ -167,7 +177,7 @@ def external_url(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
         return
     ignore = tuple(ctx.lint.ignore_urls) + tuple(ctx.params.get("ignore_urls", ()))
     skip_keys = set(ctx.params.get("skip_keys", ()))
-    for path, text in doc.walk().strings_where(lambda _key, text: "://" in text):
+    for path, text in doc.walk().strings_where("://"):
         if path in ctx.flagged or (path and path[-1] in skip_keys):
             continue
         for url, offset in ctx.boundary.external_url_matches(text, ignore):
@@ -194,14 +204,18 @@ def telemetry_not_disabled(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
 def _settings(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
     # Only settings whose every literal key the document has can match; then only scalars and
     # lists under one of their last keys are compared against the patterns.
-    keys = doc.walk().keys
     relevant = [
         setting
         for setting, required in zip(
             ctx.catalogue.settings, ctx.catalogue.required_keys, strict=True
         )
-        if required <= keys and setting.get("package") != "traefik-hub"
+        if setting.get("package") != "traefik-hub" and doc.may_contain(*required)
     ]  # traefik-hub-airgap-disabled reports the Hub's settings with its own remediation
+    if relevant:
+        keys = doc.walk().keys
+        relevant = [
+            s for s, r in zip(relevant, map(_required_keys, relevant), strict=True) if r <= keys
+        ]
     if not relevant:
         return
     last_keys = {str(s["path"]).rsplit(".", 1)[-1] for s in relevant}
@@ -256,7 +270,7 @@ def _compiled_path(pattern: str) -> re.Pattern[str]:
 _OTEL_KEY = re.compile(r"(?i)(otel|otlp|opentelemetry|tracing|traces|telemetry|collector|exporter)")
 
 
-def _endpoint_key(key: str | int, _text: str) -> bool:
+def _endpoint_key(key: str | int) -> bool:
     return isinstance(key, str) and key.lower().endswith("endpoint")
 
 
@@ -273,7 +287,7 @@ def otel_endpoint_external(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
         and doc.may_contain(_ENDPOINT_WORD)
         and any(k.lower().endswith("endpoint") for k in index.keys)
     ):
-        for path, value in index.strings_where(_endpoint_key):
+        for path, value in index.strings_where(key_ok=_endpoint_key):
             context = " ".join(str(p) for p in path)
             if doc.kind in ("KongPlugin", "KongClusterPlugin"):
                 context += " " + str(doc.data.get("plugin", ""))
@@ -369,7 +383,9 @@ def gitlab_ci_deploy_without_verify(doc: Document, ctx: CheckContext) -> Iterato
 def ingress_public_acme_resolver(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
     """Traefik ACME certificate resolvers that would call a public CA (Let's Encrypt by default)."""
     index = doc.walk()
-    resolver_dicts = index.dicts if index.keys & {"certificatesResolvers", "certResolvers"} else []
+    resolver_keys = {"certificatesResolvers", "certResolvers"}
+    has_resolvers = doc.may_contain("esolvers") and bool(index.keys & resolver_keys)
+    resolver_dicts = index.dicts if has_resolvers else []
     for path, node in resolver_dicts:
         if not path or str(path[-1]) not in ("certificatesResolvers", "certResolvers"):
             continue
@@ -470,7 +486,8 @@ def ai_gateway_fallback_unapproved(doc: Document, ctx: CheckContext) -> Iterator
     approved_by_annotation = bool(doc.annotations().get("airgap.dev/approved-fallback"))
     index = doc.walk()
     fallback_keys = ("fallback", "fallbacks", "failover", "fallbackModels")
-    for path, node in index.dicts if index.keys.intersection(fallback_keys) else []:
+    maybe = doc.may_contain(_FALLBACK_WORD) and bool(index.keys.intersection(fallback_keys))
+    for path, node in index.dicts if maybe else []:
         for key in fallback_keys:
             sub = node.get(key)
             if sub is None or approved_by_annotation:
@@ -506,7 +523,7 @@ def _approved(node: Any) -> bool:
 def traefik_hub_airgap_disabled(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
     """Traefik Hub in use (a token is set) without offline mode."""
     index = doc.walk()
-    for path, node in index.dicts if "hub" in index.keys else []:
+    for path, node in index.dicts if doc.may_contain("hub") and "hub" in index.keys else []:
         if not path or path[-1] != "hub" or "token" not in node:
             continue
         offline = node.get("offline")

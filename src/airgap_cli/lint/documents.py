@@ -142,39 +142,33 @@ class DocIndex:
         return ((p, v) for p, v in self.scalars if isinstance(v, str))
 
     def strings_where(
-        self, keep: Callable[[str | int, str], bool]
-    ) -> Iterator[tuple[tuple[str | int, ...], str]]:
-        """The strings ``strings()`` yields, in its order, for which ``keep(key, text)`` holds.
+        self, needle: str = "", key_ok: Callable[[str | int], bool] | None = None
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        """The strings of ``strings()`` that contain ``needle`` and whose key passes ``key_ok``.
 
-        Only containers and kept strings get a path tuple: most nodes are scalars, and building
-        a path for each was most of a full walk's cost.
+        In no particular order (findings are sorted when reported). Only containers and kept
+        strings get a path tuple: most nodes are scalars, and a path for each was most of the
+        cost of a full walk.
         """
-        if self._walk is not None:
-            yield from ((p, v) for p, v in self.strings() if keep(p[-1] if p else "", v))
-            return
-        stack: list[tuple[tuple[str | int, ...], str | int, Any]] = []
-
-        def push(here: tuple[str | int, ...], node: Any) -> None:
-            if isinstance(node, dict):
-                stack.extend((here, k, v) for k, v in node.items() if isinstance(v, _WALKED))
-            elif isinstance(node, list):
-                stack.extend((here, i, v) for i, v in enumerate(node) if isinstance(v, _WALKED))
-
-        if isinstance(self._root, str):
-            if keep("", self._root):
-                yield (), self._root
-            return
-        push((), self._root)
+        kept: list[tuple[tuple[str | int, ...], str]] = []
+        root = self._root
+        if isinstance(root, str):
+            if needle in root and (key_ok is None or key_ok("")):
+                kept.append(((), root))
+            return kept
+        if not isinstance(root, dict | list):
+            return kept
+        stack: list[tuple[tuple[str | int, ...], Any]] = [((), root)]
         while stack:
-            parent, key, value = stack.pop()
-            if isinstance(value, str):
-                if keep(key, value):
-                    yield (*parent, key), value
-            else:
-                push((*parent, key), value)
-
-
-_WALKED = (str, dict, list)
+            here, node = stack.pop()
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, value in items:
+                if value.__class__ is str:
+                    if needle in value and (key_ok is None or key_ok(key)):
+                        kept.append(((*here, key), value))
+                elif isinstance(value, dict | list):
+                    stack.append(((*here, key), value))
+        return kept
 
 
 @dataclass(slots=True)
@@ -200,15 +194,23 @@ class Document:
         default=None, repr=False, compare=False
     )
     """Filled by ``targets.pod_specs`` (several rules ask for the same pod specs)."""
+    named_values_cache: list[tuple[tuple[str | int, ...], str, str]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """Filled by ``checks.named_values`` (two rules read the same environment)."""
 
-    def may_contain(self, needle: re.Pattern[str]) -> bool:
-        """False only when no string of this document can match ``needle``.
+    def may_contain(self, *needles: re.Pattern[str] | str) -> bool:
+        """False only when no key or string of this document can contain every one of ``needles``.
 
-        Sound for needles without whitespace: a YAML string's characters appear in its source
-        unless escaped (so any backslash answers True) or folded (which only adds spaces).
+        Sound for needles without whitespace: a YAML key's or string's characters appear in its
+        source unless escaped (so any backslash answers True) or folded (which only adds spaces).
         """
         text = self.text
-        return text is None or "\\" in text or needle.search(text) is not None
+        if text is None or "\\" in text:
+            return True
+        return all(
+            (n in text) if isinstance(n, str) else (n.search(text) is not None) for n in needles
+        )
 
     def line_at(self, path: tuple[str | int, ...] | list[str | int]) -> int | None:
         """Line of the node at ``path`` (its key's line, else the nearest parent's)."""
