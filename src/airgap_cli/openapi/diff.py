@@ -895,7 +895,11 @@ class _Operation:
             self.emit(check, (where, name), _keyword(new, "deprecated"))
         diff = self.c.differ.diff(self.c.old.param_schema(old), self.c.new.param_schema(new))
         if diff is not None:
-            for change_id, args, keyword, side in _parameter_schema_hits(diff, where, name):
+            # oasdiff reports default values only of parameters optional in both versions
+            defaults = not (was_required or now_required)
+            for change_id, args, keyword, side in _parameter_schema_hits(
+                diff, where, name, defaults=defaults
+            ):
                 node = diff.revision if side == "new" else diff.base
                 self.emit(change_id, args, _keyword(node, keyword), side)
             hits = _parameter_property_hits(self.c.differ, diff, where, name)
@@ -1019,11 +1023,15 @@ class _Operation:
 
 
 def _parameter_schema_hits(
-    diff: SchemaDiff, where: str, name: str
+    diff: SchemaDiff, where: str, name: str, *, defaults: bool = True
 ) -> Iterator[tuple[str, tuple[str, ...], str, str]]:
-    """(id, args, keyword, side) for a parameter's schema change."""
+    """(id, args, keyword, side) for a parameter's schema change.
+
+    ``defaults`` is False for a parameter required in either version: a client must send it, so
+    oasdiff does not report its default value changing.
+    """
     yield from _parameter_type(diff, where, name)
-    if lost_null(diff):
+    if lost_null(diff) and not diff.null_wrap:  # newer oasdiff: a list-of-types change
         keyword = "nullable" if diff.nullable is not None else "type"
         yield "request-parameter-became-not-nullable", (where, name), keyword, "new"
     enum = diff.enum
@@ -1049,7 +1057,7 @@ def _parameter_schema_hits(
     for value in extensible_enum_removed(diff):
         check = "request-parameter-x-extensible-enum-value-removed"
         yield check, (value, where, name), X_ENUM, "old"
-    pair = diff.default
+    pair = diff.default if defaults else None
     if pair is not None:
         frm, to = pair
         if frm is None:
