@@ -1299,10 +1299,14 @@ def _min_count(
     prefix: tuple[str, ...],
     read_only: bool,
 ) -> Iterator[Hit]:
-    """minItems/minProperties raised on a request (a read-only property is not sent)."""
+    """minItems/minProperties raised on a request (a read-only property is not sent).
+
+    A minItems where there was none (absent reads as 0) is oasdiff's set check, not increased.
+    """
     if pair is None or not _increased(pair) or read_only:
         return
-    yield _hit(diff, f"request-{kind}-{label}-increased", (*prefix, go_uint(pair[1])), keyword)
+    word = "set" if label == "min-items" and pair[0] == 0 else "increased"
+    yield _hit(diff, f"request-{kind}-{label}-{word}", (*prefix, go_uint(pair[1])), keyword)
 
 
 def _request_pattern(diff: SchemaDiff) -> Iterator[Hit]:
@@ -1515,8 +1519,12 @@ def _response_bounds(diff: SchemaDiff, kind: str, prefix: tuple[str, ...]) -> It
         yield _hit(diff, f"response-{kind}-min-length-decreased", args, "minLength")
     pair = diff.min_items
     if pair is not None and _decreased(pair):
-        args = (*prefix, go_uint(pair[0]), go_uint(pair[1]), *tail)
-        yield _hit(diff, f"response-{kind}-min-items-decreased", args, "minItems")
+        if pair[1] == 0:  # no bound left (absent reads as 0): oasdiff's unset check, not decreased
+            args = (*prefix, go_uint(pair[0]), *tail)
+            yield _hit(diff, f"response-{kind}-min-items-unset", args, "minItems", "old")
+        else:
+            args = (*prefix, go_uint(pair[0]), go_uint(pair[1]), *tail)
+            yield _hit(diff, f"response-{kind}-min-items-decreased", args, "minItems")
     pair = diff.min_properties
     # newer oasdiff leaves a bound dropped to nothing to its own unset check: a positive new value
     # fires in every version
