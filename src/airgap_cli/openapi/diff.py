@@ -320,6 +320,16 @@ def _media_parts(name: str) -> tuple[str, str, list[str]] | None:
     return kind, pieces[0].strip(), [p.strip() for p in pieces[1:]]
 
 
+def _media_params(name: str) -> dict[str, str]:
+    """A media type's parameters (``charset=utf-8``, ``q=1``), names lower-cased."""
+    params: dict[str, str] = {}
+    for part in name.split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip():
+            params[key.strip().lower()] = value.strip()
+    return params
+
+
 def _media_contained(first: str, second: str) -> bool:
     """oasdiff's IsMediaTypeNameContained: ``second`` refines ``first``."""
     one, two = _media_parts(first), _media_parts(second)
@@ -895,7 +905,11 @@ class _Operation:
             self.emit(check, (where, name), _keyword(new, "deprecated"))
         diff = self.c.differ.diff(self.c.old.param_schema(old), self.c.new.param_schema(new))
         if diff is not None:
-            for change_id, args, keyword, side in _parameter_schema_hits(diff, where, name):
+            # oasdiff reports default values only of parameters optional in both versions
+            defaults = not (was_required or now_required)
+            for change_id, args, keyword, side in _parameter_schema_hits(
+                diff, where, name, defaults=defaults
+            ):
                 node = diff.revision if side == "new" else diff.base
                 self.emit(change_id, args, _keyword(node, keyword), side)
             hits = _parameter_property_hits(self.c.differ, diff, where, name)
@@ -973,11 +987,15 @@ class _Operation:
         """A response media type matched under another name: a more specific one is safe for
         clients that accepted the old one, a more general one is not.
 
-        Names that differ only in parameters (a charset) are left unreported: oasdiff's newer
-        response-media-type-name-changed covers them, and it is not catalogued here.
+        When the parameters changed as well the two cannot be ordered
+        (response-media-type-name-changed). Names that differ only in parameters (a charset) are
+        left unreported: newer oasdiff has response-media-type-parameter-* checks for them, not
+        catalogued here.
         """
         refined = _media_contained(old_media, new_media)
         kind = "specialized" if refined else "generalized"
+        if _media_params(old_media) != _media_params(new_media):
+            kind = "changed"  # parameters changed too: the two cannot be ordered
         where = _content_node(new.node, new_media)
         args = (old_media, new_media, status)
         self.emit(f"response-media-type-name-{kind}", args, where, "new", (old_media, new_media))
@@ -1019,11 +1037,15 @@ class _Operation:
 
 
 def _parameter_schema_hits(
-    diff: SchemaDiff, where: str, name: str
+    diff: SchemaDiff, where: str, name: str, *, defaults: bool = True
 ) -> Iterator[tuple[str, tuple[str, ...], str, str]]:
-    """(id, args, keyword, side) for a parameter's schema change."""
+    """(id, args, keyword, side) for a parameter's schema change.
+
+    ``defaults`` is False for a parameter required in either version: a client must send it, so
+    oasdiff does not report its default value changing.
+    """
     yield from _parameter_type(diff, where, name)
-    if lost_null(diff):
+    if lost_null(diff) and not diff.null_wrap:  # newer oasdiff: a list-of-types change
         keyword = "nullable" if diff.nullable is not None else "type"
         yield "request-parameter-became-not-nullable", (where, name), keyword, "new"
     enum = diff.enum
@@ -1049,7 +1071,7 @@ def _parameter_schema_hits(
     for value in extensible_enum_removed(diff):
         check = "request-parameter-x-extensible-enum-value-removed"
         yield check, (value, where, name), X_ENUM, "old"
-    pair = diff.default
+    pair = diff.default if defaults else None
     if pair is not None:
         frm, to = pair
         if frm is None:
@@ -1204,8 +1226,9 @@ def _parameter_bounds(
         if pair is None:
             continue
         frm, to = pair
-        if frm is None and to is not None:
-            if has_set:
+        if (frm is None or (label == "min-items" and frm == 0)) and to is not None:
+            # minItems absent reads as 0: a first minItems is oasdiff's set check
+            if has_set or label == "min-items":
                 yield f"request-parameter-{label}-set", (where, name, show(to)), keyword, "new"
             continue
         if frm is None or to is None:

@@ -476,6 +476,9 @@ class SchemaDiff:
     discriminator: bool = False
     other: bool = False
     list_of_types: tuple[list[str], list[str]] | None = None
+    null_wrap: bool = False
+    """Only nullability changed, by a ``oneOf: [{type: "null"}, X]`` wrapper (``nullable`` says
+    which way)."""
 
     def empty(self) -> bool:
         """True when nothing at all differs (oasdiff's ``SchemaDiff.Empty``)."""
@@ -552,6 +555,9 @@ class SchemaDiffer:
         return final
 
     def _build(self, base: Node, revision: Node) -> SchemaDiff:
+        wrapped = self._null_wrap(base, revision)
+        if wrapped is not None:
+            return wrapped
         a, b = base.data, revision.data
         result = SchemaDiff(base, revision)
         self._scalars(result, a, b)
@@ -621,6 +627,23 @@ class SchemaDiffer:
 
     # -- allOf / anyOf / oneOf: refs match by $ref, inline members by content then title -------
 
+    def _null_wrap(self, base: Node, revision: Node) -> SchemaDiff | None:
+        """A pure nullability change: one side is the other wrapped as ``oneOf``/``anyOf``
+        ``[{type: "null"}, X]``.
+
+        oasdiff (since its fix for issue 1088) compares X with the unwrapped side and reports one
+        became-nullable (or not-nullable) instead of one-of, type and enum artifacts; a wrap
+        that also changes X is compared as usual.
+        """
+        inner_a, inner_b = _null_wrapped(self.old, base), _null_wrapped(self.new, revision)
+        if (inner_a is None) == (inner_b is None):
+            return None
+        if self.diff(inner_a or base, inner_b or revision) is not None:
+            return None
+        return SchemaDiff(
+            base, revision, nullable=(inner_a is not None, inner_b is not None), null_wrap=True
+        )
+
     def _subschemas(self, base: Node, revision: Node, key: str) -> SubschemasDiff | None:
         list_a = base.data.get(key)
         list_b = revision.data.get(key)
@@ -633,6 +656,9 @@ class SchemaDiffer:
         result = SubschemasDiff()
         self._match_refs(nodes_a, nodes_b, result)
         self._match_inline(nodes_a, nodes_b, result)
+        if key == "allOf":  # newer oasdiff: an annotation-only conjunct constrains nothing
+            result.added = [s for s in result.added if not _annotation_only(nodes_b[s.index])]
+            result.deleted = [s for s in result.deleted if not _annotation_only(nodes_a[s.index])]
         if not (result.added or result.deleted or result.modified):
             return None
         return result
@@ -778,6 +804,36 @@ class SchemaDiffer:
 
 
 _SUBSCHEMA_KEYS = ("items", "additionalProperties", "not")
+_ANNOTATIONS = frozenset(
+    {"title", "description", "example", "examples", "default", "externalDocs", "$comment"}
+)
+"""Keywords that describe a schema without constraining its instances."""
+
+
+def _annotation_only(node: Node) -> bool:
+    """An inline schema that only annotates (title, description...): it accepts everything."""
+    return node.ref is None and isinstance(node.value, dict) and node.data.keys() <= _ANNOTATIONS
+
+
+def _null_wrapped(resolver: Resolver, node: Node) -> Node | None:
+    """X when ``node`` is just ``oneOf``/``anyOf: [{type: "null"}, X]`` (in either order)."""
+    data = node.data
+    for key in ("oneOf", "anyOf"):
+        members = data.get(key)
+        if not isinstance(members, list) or len(members) != 2:
+            continue
+        if not (data.keys() - {key}) <= _ANNOTATIONS:
+            return None
+        pair = [resolver.item(node, key, i) for i in range(2)]
+        nulls = [m for m in pair if _is_null_schema(m)]
+        if len(nulls) == 1:
+            return pair[1] if nulls[0] is pair[0] else pair[0]
+    return None
+
+
+def _is_null_schema(node: Node) -> bool:
+    data = node.data
+    return types_of(data) == ["null"] and (data.keys() - {"type"}) <= _ANNOTATIONS
 
 
 def _shape(value: Any) -> Any:
@@ -1243,10 +1299,14 @@ def _min_count(
     prefix: tuple[str, ...],
     read_only: bool,
 ) -> Iterator[Hit]:
-    """minItems/minProperties raised on a request (a read-only property is not sent)."""
+    """minItems/minProperties raised on a request (a read-only property is not sent).
+
+    A minItems where there was none (absent reads as 0) is oasdiff's set check, not increased.
+    """
     if pair is None or not _increased(pair) or read_only:
         return
-    yield _hit(diff, f"request-{kind}-{label}-increased", (*prefix, go_uint(pair[1])), keyword)
+    word = "set" if label == "min-items" and pair[0] == 0 else "increased"
+    yield _hit(diff, f"request-{kind}-{label}-{word}", (*prefix, go_uint(pair[1])), keyword)
 
 
 def _request_pattern(diff: SchemaDiff) -> Iterator[Hit]:
@@ -1459,8 +1519,12 @@ def _response_bounds(diff: SchemaDiff, kind: str, prefix: tuple[str, ...]) -> It
         yield _hit(diff, f"response-{kind}-min-length-decreased", args, "minLength")
     pair = diff.min_items
     if pair is not None and _decreased(pair):
-        args = (*prefix, go_uint(pair[0]), go_uint(pair[1]), *tail)
-        yield _hit(diff, f"response-{kind}-min-items-decreased", args, "minItems")
+        if pair[1] == 0:  # no bound left (absent reads as 0): oasdiff's unset check, not decreased
+            args = (*prefix, go_uint(pair[0]), *tail)
+            yield _hit(diff, f"response-{kind}-min-items-unset", args, "minItems", "old")
+        else:
+            args = (*prefix, go_uint(pair[0]), go_uint(pair[1]), *tail)
+            yield _hit(diff, f"response-{kind}-min-items-decreased", args, "minItems")
     pair = diff.min_properties
     # newer oasdiff leaves a bound dropped to nothing to its own unset check: a positive new value
     # fires in every version
@@ -1689,6 +1753,8 @@ def walk_children(diff: SchemaDiff) -> Iterator[tuple[str, str, SchemaDiff]]:
         yield "", name, child
     if diff.additional is not None:
         yield "/additionalProperties", "", diff.additional
+    if diff.negated is not None:  # oasdiff walks into `not` like any sub-schema
+        yield "/not", "", diff.negated
 
 
 MAX_TREE_VISITS = 10_000
