@@ -44,8 +44,10 @@ class Catalogue:
 
     env: dict[str, dict[str, Any]]
     settings: list[dict[str, Any]]
-    required_keys: tuple[tuple[str, ...], ...] = ()
+    required_keys: tuple[frozenset[str], ...] = ()
     """Per setting, the literal keys of its path: a document lacking one cannot hold it."""
+    settings_gate: tuple[str, ...] = ()
+    """The rarest literal key of each setting: a text with none of them holds no setting."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,14 +84,13 @@ def load_catalogue() -> Catalogue:
     data = load_documents(source.read_text(encoding="utf-8"), "rules/telemetry/knobs.yaml")[0].data
     env = {k["name"]: dict(k) for k in data.get("knobs", []) if k.get("kind", "env") == "env"}
     settings = [dict(s) for s in data.get("settings", [])]
-    # Longest first: the rarest key in a text answers fastest that a setting cannot be there.
-    required = tuple(tuple(sorted(_required_keys(s), key=len, reverse=True)) for s in settings)
-    return Catalogue(env, settings, required)
-
-
-def _required_keys(setting: dict[str, Any]) -> frozenset[str]:
-    """The literal keys of a setting's path (``a.**.b`` needs ``a`` and ``b``)."""
-    return frozenset(k for k in str(setting["path"]).split(".") if k not in ("*", "**", "[]"))
+    required = tuple(
+        frozenset(k for k in str(s["path"]).split(".") if k not in ("*", "**", "[]"))
+        for s in settings
+    )
+    # One search per document: the longest (rarest) literal key of each setting.
+    rarest = tuple(sorted({max(keys, key=len) for keys in required if keys}))
+    return Catalogue(env, settings, required, rarest)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -164,11 +165,10 @@ def _blob_line(doc: Document, path: Path, text: str, offset: int) -> int | None:
 
 
 # --- document checks -----------------------------------------------------------------------------
-_URL_MARK = re.compile("://")
-_RESOLVER_FLAG = re.compile(r"(?i)--certificatesresolvers\.")
-_HUB_TOKEN_FLAG = re.compile(r"(?i)--hub\.token")
-_ENDPOINT_WORD = re.compile(r"(?i)endpoint")
-_FALLBACK_WORD = re.compile("fallback|failover")
+_URL_MARK = "://"
+_RESOLVER_FLAG = "--certificatesresolvers."
+_HUB_TOKEN_FLAG = "--hub.token"
+_FALLBACK_WORDS = ("fallback", "failover")
 
 
 def external_url(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
@@ -204,18 +204,16 @@ def telemetry_not_disabled(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
 def _settings(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
     # Only settings whose every literal key the document has can match; then only scalars and
     # lists under one of their last keys are compared against the patterns.
+    if not doc.may_contain(ctx.catalogue.settings_gate):
+        return
+    keys = doc.walk().keys
     relevant = [
         setting
         for setting, required in zip(
             ctx.catalogue.settings, ctx.catalogue.required_keys, strict=True
         )
-        if setting.get("package") != "traefik-hub" and doc.may_contain(*required)
+        if setting.get("package") != "traefik-hub" and required <= keys
     ]  # traefik-hub-airgap-disabled reports the Hub's settings with its own remediation
-    if relevant:
-        keys = doc.walk().keys
-        relevant = [
-            s for s, r in zip(relevant, map(_required_keys, relevant), strict=True) if r <= keys
-        ]
     if not relevant:
         return
     last_keys = {str(s["path"]).rsplit(".", 1)[-1] for s in relevant}
@@ -284,7 +282,7 @@ def otel_endpoint_external(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
     index = doc.walk()
     if (
         doc.doc_type in (KUBERNETES, HELM_VALUES)
-        and doc.may_contain(_ENDPOINT_WORD)
+        and doc.may_contain("endpoint", ignore_case=True)
         and any(k.lower().endswith("endpoint") for k in index.keys)
     ):
         for path, value in index.strings_where(key_ok=_endpoint_key):
@@ -401,7 +399,7 @@ def ingress_public_acme_resolver(doc: Document, ctx: CheckContext) -> Iterator[H
                     else (*path, name, "acme")
                 )
                 yield Hit(where, str(server or "Let's Encrypt (default caServer)"), str(name))
-    for path, items in index.lists if doc.may_contain(_RESOLVER_FLAG) else []:
+    for path, items in index.lists if doc.may_contain(_RESOLVER_FLAG, ignore_case=True) else []:
         flags = [
             i
             for i in items
@@ -486,7 +484,7 @@ def ai_gateway_fallback_unapproved(doc: Document, ctx: CheckContext) -> Iterator
     approved_by_annotation = bool(doc.annotations().get("airgap.dev/approved-fallback"))
     index = doc.walk()
     fallback_keys = ("fallback", "fallbacks", "failover", "fallbackModels")
-    maybe = doc.may_contain(_FALLBACK_WORD) and bool(index.keys.intersection(fallback_keys))
+    maybe = doc.may_contain(_FALLBACK_WORDS) and bool(index.keys.intersection(fallback_keys))
     for path, node in index.dicts if maybe else []:
         for key in fallback_keys:
             sub = node.get(key)
@@ -534,7 +532,7 @@ def traefik_hub_airgap_disabled(doc: Document, ctx: CheckContext) -> Iterator[Hi
         yield Hit(
             where, f"hub.offline: {_text(offline) if offline is not None else 'unset'}", "hub"
         )
-    for path, items in index.lists if doc.may_contain(_HUB_TOKEN_FLAG) else []:
+    for path, items in index.lists if doc.may_contain(_HUB_TOKEN_FLAG, ignore_case=True) else []:
         args = [i.lower() for i in items if isinstance(i, str)]
         if any(a.startswith("--hub.token") for a in args) and not any(
             a in ("--hub.offline", "--hub.offline=true") for a in args

@@ -6,8 +6,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import pathspec
@@ -61,7 +60,6 @@ CLUSTER_SCOPED_KINDS = frozenset(
 )
 """Kinds that live outside any namespace; ``Cluster*`` kinds are treated the same way."""
 
-GITLAB_CI_NAMES = (".gitlab-ci.yml", ".gitlab-ci.yaml", "*.gitlab-ci.yml", "*.gitlab-ci.yaml")
 _ALWAYS_SKIPPED_DIRS = {".git", ".hg", ".svn"}
 CONFIG_FILES = frozenset({"airgap.yaml", "airgap.yml", ".airgap.yaml"})
 """airgap's own configuration is not a manifest: a directory walk leaves it out."""
@@ -189,6 +187,10 @@ class Document:
     """``LazyLines`` when ``data`` came from the fast parser and carries no lines."""
     text: str | None = field(default=None, repr=False, compare=False)
     """Source text that contains this document (None when unknown), for ``may_contain``."""
+    escapes: bool = field(default=True, repr=False, compare=False)
+    """True unless ``text`` is known to hold no backslash (no escaped characters)."""
+    lowered: str | None = field(default=None, repr=False, compare=False)
+    """``text`` lower-cased, made on first use."""
     _index: DocIndex | None = field(default=None, repr=False, compare=False)
     pod_specs_cache: list[tuple[tuple[str | int, ...], dict[str, Any]]] | None = field(
         default=None, repr=False, compare=False
@@ -199,18 +201,29 @@ class Document:
     )
     """Filled by ``checks.named_values`` (two rules read the same environment)."""
 
-    def may_contain(self, *needles: re.Pattern[str] | str) -> bool:
-        """False only when no key or string of this document can contain every one of ``needles``.
+    def may_contain(
+        self, needle: re.Pattern[str] | str | tuple[str, ...], *, ignore_case: bool = False
+    ) -> bool:
+        """False only when no key or string of this document can contain ``needle`` (or, for a
+        tuple, any of its strings; ``ignore_case`` compares lower-cased, needles given lower).
 
         Sound for needles without whitespace: a YAML key's or string's characters appear in its
         source unless escaped (so any backslash answers True) or folded (which only adds spaces).
+        Substring tests beat regular expressions here: an alternation or a case-insensitive
+        pattern cannot skip ahead, and ran at a tenth of the speed over 10,000 documents.
         """
         text = self.text
-        if text is None or "\\" in text:
+        if text is None or self.escapes:
             return True
-        return all(
-            (n in text) if isinstance(n, str) else (n.search(text) is not None) for n in needles
-        )
+        if ignore_case:
+            if self.lowered is None:
+                self.lowered = text.lower()
+            text = self.lowered
+        if isinstance(needle, str):
+            return needle in text
+        if isinstance(needle, tuple):
+            return any(n in text for n in needle)
+        return needle.search(text) is not None
 
     def line_at(self, path: tuple[str | int, ...] | list[str | int]) -> int | None:
         """Line of the node at ``path`` (its key's line, else the nearest parent's)."""
@@ -251,17 +264,16 @@ def is_cluster_scoped(kind: str, extra: frozenset[str] = frozenset()) -> bool:
 
 def file_type(path: str) -> str | None:
     """The document type a file name implies, ``None`` when only the content can tell."""
-    name = PurePosixPath(path.replace("\\", "/")).name
+    posix = path.replace("\\", "/")
+    name = posix.rsplit("/", 1)[-1]
     lower = name.lower()
-    if any(fnmatchcase(lower, p) for p in GITLAB_CI_NAMES) or "/.gitlab/ci/" in path.replace(
-        "\\", "/"
-    ):
+    if lower.endswith((".gitlab-ci.yml", ".gitlab-ci.yaml")) or "/.gitlab/ci/" in posix:
         return GITLAB_CI
     if lower in ("kustomization.yaml", "kustomization.yml", "kustomization"):
         return KUSTOMIZATION
     if name == "Chart.yaml":
         return HELM_CHART
-    if fnmatchcase(lower, "values*.yaml") or fnmatchcase(lower, "values*.yml"):
+    if lower.startswith("values") and lower.endswith((".yaml", ".yml")):
         return HELM_VALUES
     return None
 

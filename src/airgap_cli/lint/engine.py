@@ -204,8 +204,9 @@ class LintEngine:
         cluster_scoped = frozenset(self.config.lint.cluster_scoped_kinds)
         for raw_doc in raw_docs:
             source = raw_doc.lines.text if raw_doc.lines is not None else text
+            escapes = "\\" in source
             for doc in classify(path, raw_doc, cluster_scoped):
-                doc.text = source
+                doc.text, doc.escapes = source, escapes
                 documents.append(doc)
         documents += [d for doc in documents for d in checks.embedded_documents(doc, text)]
         result.inputs.append(InputRecord(path, hashlib.sha256(raw).hexdigest(), len(documents)))
