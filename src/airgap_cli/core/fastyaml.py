@@ -34,7 +34,7 @@ splitting on them is exact."""
 # engine then skips ahead instead of trying each position, and possessive ``*+`` never backtracks
 # over indentation. One alternation of all the leads, or a leading lookbehind, costs 5-10x more.
 _LEADS = (r"\n", r": ", r"- ", r"\? ", r"[\[{,]")
-_END = r"[ \t]*+(?:\n|#|[,\]}]|:[ \t\n])"
+_END = r"[ \t]*+(?:\n|\Z|#|[,\]}]|:(?:[ \t\n]|\Z))"
 """Where a plain scalar ends: the line, a comment, a flow separator, or a key's colon."""
 _NUMBERISH = (
     r"[-+]?(?:"
@@ -47,11 +47,12 @@ _NUMBERISH = (
     r"|\+[0-9.][0-9a-fA-F_.:+xXoO-]*+"  # +12
 )
 _WORDS = r"(?:[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF|=)"
-_NON_STRING_KEY = (  # keys yaml-rs reads as numbers, booleans or null; we keep their text
-    r"(?:-[ \t]+)*+(?:[-+.]?[0-9][^\s:,\[\]{}]*+|~|[nN]ull|NULL|[tT]rue|TRUE|[fF]alse|FALSE)"
-    r"[ \t]*+:[ \t\n]"
+_NON_STRING_KEY = (  # keys yaml-rs reads as numbers, booleans or null (empty too); we keep text
+    r"(?:-[ \t]+)*+(?:[-+.]?[0-9][^\s:,\[\]{}]*+|~|[nN]ull|NULL|[tT]rue|TRUE|[fF]alse|FALSE)?"
+    r"[ \t]*+:(?:[ \t\n,\]}]|\Z)"
+    r"|(?:-[ \t]+)*+\?(?:[ \t\n,\]}]|\Z)"  # complex keys
 )
-_NODE_PROPERTY = r"[&*!][^\s,\]}]"
+_NODE_PROPERTY = r"[&*!]"
 """Anchors, aliases and tags: the careful loader bounds and reads them."""
 _RISKY = rf"(?:{_NUMBERISH}|{_WORDS}){_END}"
 """Plain scalars YAML 1.1 and 1.2 resolve differently."""
@@ -66,7 +67,6 @@ _REFUSED = (
             (r"[\[{,]", (_RISKY, _NON_STRING_KEY, _NODE_PROPERTY)),
         )
     ),
-    re.compile(r"\n *\t"),  # tabs in indentation
     re.compile(r"\n {400}"),  # deep block nesting
     re.compile(r"-[ \t]+-[ \t]+(?:-[ \t]+){62}"),  # deep compact sequences
     re.compile(r"\n(?:---|\.\.\.)[ \t]+[^#\s]"),  # content on a marker line
@@ -76,6 +76,7 @@ _REFUSED = (
 _NON_PRINTABLE = re.compile("[^\x09\x0a\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 """Characters libyaml refuses; its message names them."""
 
+_BLOCK_HEADER_AT_END = re.compile(r"(?:^|[ \t])[|>][-+0-9]*[ \t]*(?:#.*)?$")
 _MAX_OPENERS = 1_000
 """More flow nesting than this goes the careful way (the same bound as its own stack switch)."""
 
@@ -304,6 +305,7 @@ def fast_documents(text: str, path: str) -> list[RawDocument] | None:
         text.count("[") + text.count("{") > _MAX_OPENERS
         or "<<" in text  # merge keys
         or "\r" in text  # line breaks other than \n: line counting stays simple
+        or "\t" in text  # libyaml refuses tabs in places yaml-rs accepts
         or "\n%" in scan  # directives
         or _NON_PRINTABLE.search(text)
         or any(pattern.search(scan) for pattern in _REFUSED)
@@ -318,6 +320,10 @@ def fast_documents(text: str, path: str) -> list[RawDocument] | None:
         first = _first_content_line(segment)
         if first is None:
             continue
+        if _BLOCK_HEADER_AT_END.search(segment.rstrip().rsplit("\n", 1)[-1]):
+            return None  # yaml-rs reads an empty block scalar at the end as "\n", not ""
+        if segment.lstrip()[:1] in ("|", ">"):
+            return None  # a block scalar as the whole document: libyaml is stricter
         try:
             data = yaml_rs.loads(segment, parse_datetime=False, duplicate_key_policy=_DUPLICATES)
         except (yaml_rs.YAMLDecodeError, ValueError, TypeError, OverflowError):
