@@ -54,19 +54,34 @@ _NON_STRING_KEY = (  # keys yaml-rs reads as numbers, booleans or null (empty to
 )
 _NODE_PROPERTY = r"[&*!]"
 """Anchors, aliases and tags: the careful loader bounds and reads them."""
+_ODD_START = r"[%@`?]|:(?![ \t\n]|\Z)"
+"""Reserved indicators, or a ``:`` starting a scalar: libyaml refuses what yaml-rs may read."""
+_FLOW_KEY = (
+    r"(?!(?:~|[nN]ull|NULL|[tT]rue|TRUE|[fF]alse|FALSE)[ \t]*:)"
+    r"(?:'[^'\n]*'|\"[^\"\\\n]*\"|[A-Za-z_$][^{}\[\]\n:,#'\"]*)"
+)
+_FLOW_VALUE = r"(?:'[^'\n]*'|\"[^\"\\\n]*\"|[^{}\[\]\n,:#'\"]*)"
+_FLOW_ENTRY = rf"[ \t]*{_FLOW_KEY}[ \t]*:[ \t]+{_FLOW_VALUE}[ \t]*"
+_FLOW_MAPPING = rf"\{{(?![ \t]*\}}|{_FLOW_ENTRY}(?:,{_FLOW_ENTRY})*\}})"
+"""A flow mapping other than ``{}`` or one line of plain ``key: value`` entries: libyaml is
+stricter than yaml-rs inside them (``{0}``, ``{:x}``, ``{>}``)."""
+_ODD = f"{_ODD_START}|{_FLOW_MAPPING}"
+_BLOCK_INDICATOR = r"[|>]"
+"""A block scalar header where only a key or a flow item may stand."""
 _RISKY = rf"(?:{_NUMBERISH}|{_WORDS}){_END}"
 """Plain scalars YAML 1.1 and 1.2 resolve differently."""
 _REFUSED = (
     *(
         re.compile(lead + r"[ \t]*+(?:" + "|".join(bodies) + ")")
         for lead, bodies in (
-            (r"\n", (_RISKY, _NON_STRING_KEY, _NODE_PROPERTY)),
-            (r": ", (_RISKY, _NODE_PROPERTY)),
-            (r"- ", (_RISKY, _NON_STRING_KEY, _NODE_PROPERTY)),
-            (r"\? ", (_RISKY, _NON_STRING_KEY, _NODE_PROPERTY)),
-            (r"[\[{,]", (_RISKY, _NON_STRING_KEY, _NODE_PROPERTY)),
+            (r"\n", (_RISKY, _NON_STRING_KEY, _NODE_PROPERTY, _ODD, _BLOCK_INDICATOR)),
+            (r": ", (_RISKY, _NODE_PROPERTY, _ODD)),
+            (r"- ", (_RISKY, _NON_STRING_KEY, _NODE_PROPERTY, _ODD)),
+            (r"\? ", (_RISKY, _NON_STRING_KEY, _NODE_PROPERTY, _ODD, _BLOCK_INDICATOR)),
+            (r"[\[{,]", (_RISKY, _NON_STRING_KEY, _NODE_PROPERTY, _ODD, _BLOCK_INDICATOR)),
         )
     ),
+    re.compile(r"[\]}][ \t]*+:(?:[ \t\n,\]}]|\Z)"),  # a flow collection as a key
     re.compile(r"\n {400}"),  # deep block nesting
     re.compile(r"-[ \t]+-[ \t]+(?:-[ \t]+){62}"),  # deep compact sequences
     re.compile(r"\n(?:---|\.\.\.)[ \t]+[^#\s]"),  # content on a marker line
