@@ -594,6 +594,16 @@ class _Comparison:
     def _components(self) -> None:
         self._schemas_removed()
         self._security_schemes()
+        self._webhooks()
+
+    def _webhooks(self) -> None:
+        """3.1 webhooks added or removed by name (a removed one breaks its subscribers)."""
+        old = self.old.r.entries(self.old.root, "webhooks")
+        new = self.new.r.entries(self.new.root, "webhooks")
+        for name in sorted(old.keys() - new.keys()):
+            self.emit("webhook-removed", (name,), None, old[name], "old")
+        for name in sorted(new.keys() - old.keys()):
+            self.emit("webhook-added", (name,), None, new[name], "new")
 
     def _component_map(self, view: _View, swagger_key: str, key: str) -> dict[str, Node]:
         if view.swagger:
