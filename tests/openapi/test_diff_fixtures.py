@@ -37,7 +37,8 @@ def test_fixture_fires_its_check_at_its_level_and_nothing_else_breaks(check_id: 
     assert fired, f"{check_id} did not fire; got {[c.id for c in changes]}"
     assert all(c.level == load_catalogue().level(check_id) for c in fired)
     assert all(
-        c.operations or c.id.startswith(("api-schema", "api-security-component", "api-global"))
+        c.operations
+        or c.id.startswith(("api-schema", "api-security-component", "api-global", "webhook"))
         for c in fired
     )
     others = [c.id for c in changes if c.level == "error" and c.id != check_id]
@@ -83,6 +84,35 @@ REVERSIBLE = [
     "response-header-became-optional",
     "api-path-removed-without-deprecation",
     "api-removed-without-deprecation",
+    "webhook-removed",
+    # exclusive bounds, const and the 3.1 keywords
+    "request-body-exclusive-max-decreased",
+    "request-property-exclusive-min-increased",
+    "request-property-exclusive-max-set",
+    "request-parameter-exclusive-min-set",
+    "request-parameter-exclusive-max-decreased",
+    "response-property-exclusive-max-increased",
+    "response-body-exclusive-min-decreased",
+    "request-property-const-added",
+    "response-body-const-removed",
+    *(f"request-{k}-{w}-added" for k in ("body", "property") for w in ("if", "then", "else")),
+    *(f"response-{k}-{w}-removed" for k in ("body", "property") for w in ("if", "then", "else")),
+    "request-property-contains-added",
+    "response-property-contains-removed",
+    "request-body-property-names-added",
+    "response-property-property-names-removed",
+    "request-property-content-schema-added",
+    "response-body-content-schema-removed",
+    "request-body-unevaluated-properties-added",
+    "response-property-unevaluated-items-removed",
+    "request-property-pattern-property-added",
+    "response-body-pattern-property-removed",
+    "request-body-dependent-schema-added",
+    "response-property-dependent-schema-removed",
+    "request-property-min-contains-increased",
+    "request-body-max-contains-decreased",
+    "response-property-min-contains-decreased",
+    "response-body-max-contains-increased",
 ]
 
 
@@ -102,6 +132,13 @@ SIDE_SWAPS = [
     ("request-property-one-of-removed", "response-property-one-of-added"),
     ("request-body-one-of-removed", "response-body-one-of-added"),
     ("new-required-request-property", "response-required-property-removed"),
+    ("request-property-exclusive-max-decreased", "response-property-exclusive-max-increased"),
+    ("request-body-exclusive-min-increased", "response-body-exclusive-min-decreased"),
+    ("request-property-if-added", "response-property-if-removed"),
+    ("request-body-contains-added", "response-body-contains-removed"),
+    ("request-property-pattern-property-added", "response-property-pattern-property-removed"),
+    ("request-body-min-contains-increased", "response-body-min-contains-decreased"),
+    ("request-property-const-added", "response-property-const-removed"),
 ]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from airgap_cli.openapi.checks import Catalogue, load_catalogue
 from airgap_cli.openapi.loader import Spec
 from airgap_cli.openapi.schema_diff import (
+    LEAF,
     MEDIA,
     NAME,
     STATUS,
@@ -30,11 +31,14 @@ from airgap_cli.openapi.schema_diff import (
     SchemaDiff,
     SchemaDiffer,
     breaking_type_change,
+    comparable,
     escape,
+    exclusive_pair,
     extensible_enum_removed,
     go_uint,
     go_value,
     lost_null,
+    show_bound,
     type_args,
     type_change,
     walk_tree,
@@ -590,6 +594,16 @@ class _Comparison:
     def _components(self) -> None:
         self._schemas_removed()
         self._security_schemes()
+        self._webhooks()
+
+    def _webhooks(self) -> None:
+        """3.1 webhooks added or removed by name (a removed one breaks its subscribers)."""
+        old = self.old.r.entries(self.old.root, "webhooks")
+        new = self.new.r.entries(self.new.root, "webhooks")
+        for name in sorted(old.keys() - new.keys()):
+            self.emit("webhook-removed", (name,), None, old[name], "old")
+        for name in sorted(new.keys() - old.keys()):
+            self.emit("webhook-added", (name,), None, new[name], "new")
 
     def _component_map(self, view: _View, swagger_key: str, key: str) -> dict[str, Node]:
         if view.swagger:
@@ -960,7 +974,7 @@ class _Operation:
 
     def _emit_hit(self, hit: Hit, media: str, status: str) -> None:
         args = tuple(_fill(arg, hit, media, status) for arg in hit.args)
-        identity = tuple(arg for arg in hit.args if arg not in (NAME, STATUS, MEDIA))
+        identity = tuple(arg for arg in hit.args if arg not in (NAME, STATUS, MEDIA, LEAF))
         self.emit(hit.id, args, Node(None, hit.doc, hit.pointer), hit.side, identity)
 
     # -- responses ----------------------------------------------------------------------------
@@ -1221,10 +1235,27 @@ def _parameter_bounds(
         (diff.min_length, "min-length", "minLength", go_uint, False),
         (diff.max_items, "max-items", "maxItems", go_uint, False),
         (diff.min_items, "min-items", "minItems", go_uint, False),
+        (
+            exclusive_pair(diff, "exclusiveMaximum"),
+            "exclusive-max",
+            "exclusiveMaximum",
+            show_bound,
+            True,
+        ),
+        (
+            exclusive_pair(diff, "exclusiveMinimum"),
+            "exclusive-min",
+            "exclusiveMinimum",
+            show_bound,
+            True,
+        ),
     )
     for pair, label, keyword, show, has_set in specs:
         if pair is None:
             continue
+        exclusive = label.startswith("exclusive")
+        if exclusive and pair[0] is not None and pair[1] is not None and not comparable(pair):
+            continue  # a 3.0 flag and a 3.1 number are not ordered
         frm, to = pair
         if (frm is None or (label == "min-items" and frm == 0)) and to is not None:
             # minItems absent reads as 0: a first minItems is oasdiff's set check
@@ -1266,6 +1297,8 @@ def _fill(arg: str, hit: Hit, media: str, status: str) -> str:
         return status
     if arg == MEDIA:
         return media
+    if arg == LEAF:
+        return hit.leaf
     return arg
 
 

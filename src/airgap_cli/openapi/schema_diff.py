@@ -27,6 +27,8 @@ STATUS = "\x00status"
 """Placeholder argument: the response status the schema belongs to."""
 MEDIA = "\x00media"
 """Placeholder argument: the media type the schema belongs to."""
+LEAF = "\x00leaf"
+"""Placeholder argument: the property's own name (``id``), where oasdiff prints no path."""
 
 MAX_WALK_DEPTH = 200
 """Deepest schema nesting compared; deeper (pathological) input is treated as unchanged."""
@@ -479,6 +481,9 @@ class SchemaDiff:
     null_wrap: bool = False
     """Only nullability changed, by a ``oneOf: [{type: "null"}, X]`` wrapper (``nullable`` says
     which way)."""
+    keywords: dict[str, Pair] = field(default_factory=dict)
+    """(base, revision) raw values of the changed keywords of :data:`KEYWORD_CHECKS` (const,
+    exclusive bounds, 3.1 keywords); absent is None. They also set ``other``."""
 
     def empty(self) -> bool:
         """True when nothing at all differs (oasdiff's ``SchemaDiff.Empty``)."""
@@ -563,8 +568,12 @@ class SchemaDiffer:
         self._scalars(result, a, b)
         self._structure(result, base, revision)
         result.list_of_types = self._list_of_types(base, revision)
+        changed = [
+            k for k in (a.keys() | b.keys()) - _HANDLED if not json_equal(a.get(k), b.get(k))
+        ]
+        result.keywords = {k: (a.get(k), b.get(k)) for k in changed if k in KEYWORD_CHECKS}
         result.other = (
-            any(not json_equal(a.get(k), b.get(k)) for k in (a.keys() | b.keys()) - _HANDLED)
+            bool(changed)
             or isinstance(base.value, dict) != isinstance(revision.value, dict)
             or any(_shape(a.get(k)) != _shape(b.get(k)) for k in _SUBSCHEMA_KEYS)
         )
@@ -1088,6 +1097,7 @@ def request_node_hits(diff: SchemaDiff, ctx: Context, body: bool) -> Iterator[Hi
     yield from _default_hits(diff, "request", body)
     yield from _subschema_hits(diff, "request", kind, prefix, ctx)
     yield from _discriminator_hits(diff, "request", kind, prefix)
+    yield from keyword_hits(diff, "request", kind)
 
 
 X_ENUM = "x-extensible-enum"
@@ -1187,6 +1197,8 @@ def _request_bounds(
     )
     yield from _request_unique_items(diff, kind, prefix, ro)
     yield from _request_multiple_of(diff, kind, prefix, ro)
+    if diff.keywords:
+        yield from _request_exclusive(diff, kind, prefix, ro)
 
 
 def integer_multiple(a: float, b: float) -> bool | None:
@@ -1436,6 +1448,7 @@ def response_node_hits(diff: SchemaDiff, ctx: Context, body: bool) -> Iterator[H
     yield from _default_hits(diff, "response", body)
     yield from _subschema_hits(diff, "response", kind, prefix, ctx)
     yield from _discriminator_hits(diff, "response", kind, prefix)
+    yield from keyword_hits(diff, "response", kind)
 
 
 def _response_type(
@@ -1543,6 +1556,8 @@ def _response_bounds(diff: SchemaDiff, kind: str, prefix: tuple[str, ...]) -> It
         args = (*prefix, go_uint(pair[0]), go_uint(pair[1]), *tail)
         yield _hit(diff, f"response-{kind}-max-properties-increased", args, "maxProperties")
     yield from _response_multiple_of(diff, kind, prefix, tail)
+    if diff.keywords:
+        yield from _response_exclusive(diff, kind, prefix, tail)
 
 
 def _response_multiple_of(
@@ -1576,6 +1591,177 @@ def _response_pattern(diff: SchemaDiff) -> Iterator[Hit]:
         yield _hit(diff, "response-property-pattern-added", (NAME, to, STATUS), "pattern")
     else:
         yield _hit(diff, "response-property-pattern-changed", (NAME, frm, to, STATUS), "pattern")
+
+
+# -- const, exclusive bounds and the JSON Schema 2020-12 keywords of OpenAPI 3.1 ----------------
+
+PRESENCE_KEYWORDS = {
+    "if": "if",
+    "then": "then",
+    "else": "else",
+    "contains": "contains",
+    "propertyNames": "property-names",
+    "contentSchema": "content-schema",
+    "unevaluatedItems": "unevaluated-items",
+    "unevaluatedProperties": "unevaluated-properties",
+}
+"""Sub-schema keywords whose appearance narrows what a schema accepts (label in the check id)."""
+KEYED_KEYWORDS = {"patternProperties": "pattern-property", "dependentSchemas": "dependent-schema"}
+"""Maps of sub-schemas: each key added narrows, each key removed widens."""
+COUNT_KEYWORDS = {"minContains": "min-contains", "maxContains": "max-contains"}
+TEXT_KEYWORDS = {"contentMediaType": "content-media-type", "contentEncoding": "content-encoding"}
+KEYWORD_CHECKS = frozenset(
+    {
+        "const",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        *PRESENCE_KEYWORDS,
+        *KEYED_KEYWORDS,
+        *COUNT_KEYWORDS,
+        *TEXT_KEYWORDS,
+    }
+)
+"""Keywords outside ``_HANDLED`` that have checks of their own (see ``SchemaDiff.keywords``)."""
+
+
+def exclusive_bound(value: Any) -> float | bool | None:
+    """An exclusiveMinimum/Maximum as oasdiff reads it: a 3.1 number, or a 3.0 ``true``.
+
+    A 3.0 ``true`` turns ``minimum``/``maximum`` exclusive; oasdiff compares the flag itself (so
+    adding it is ``*-exclusive-*-set`` to ``true``), and ``false`` counts as absent.
+    """
+    if value is True:
+        return True
+    return _number(value)
+
+
+def exclusive_pair(diff: SchemaDiff, keyword: str) -> Pair | None:
+    """(base, revision) of an exclusive bound that changed, None when it did not."""
+    raw = diff.keywords.get(keyword)
+    if raw is None:
+        return None
+    pair = (exclusive_bound(raw[0]), exclusive_bound(raw[1]))
+    return None if pair[0] == pair[1] and type(pair[0]) is type(pair[1]) else pair
+
+
+def comparable(pair: Pair) -> bool:
+    """Both bounds present and numeric (a 3.0 flag is not ordered against a number)."""
+    return all(isinstance(v, float) for v in pair)
+
+
+def show_bound(value: Any) -> str:
+    """An exclusive bound as oasdiff prints it: ``true`` for a 3.0 flag, else a Go float."""
+    return "true" if value is True else _go_float(float(value))
+
+
+def _present(value: Any) -> bool:
+    return isinstance(value, dict | bool | Node)
+
+
+def _tails(direction: str, kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(lead, tail) placeholders of the 3.1 keyword messages: property name, response status."""
+    lead: tuple[str, ...] = () if kind == "body" else (NAME,)
+    tail: tuple[str, ...] = (STATUS,) if direction == "response" else ()
+    return lead, tail
+
+
+def keyword_hits(diff: SchemaDiff, direction: str, kind: str) -> Iterator[Hit]:
+    """const and the 3.1 keyword checks of one schema node.
+
+    Appearing sub-schemas, keys and lower counts narrow what a schema accepts: an error for a
+    request, information for a response; disappearing ones the other way round.
+    """
+    if not diff.keywords:
+        return
+    lead, tail = _tails(direction, kind)
+    check = f"{direction}-{kind}"
+    yield from _const_hits(diff, direction, kind)
+    for keyword, label in PRESENCE_KEYWORDS.items():
+        pair = diff.keywords.get(keyword)
+        if pair is None or _present(pair[0]) == _present(pair[1]):
+            continue
+        if _present(pair[1]):
+            yield _hit(diff, f"{check}-{label}-added", (*lead, *tail), keyword)
+        else:
+            yield _hit(diff, f"{check}-{label}-removed", (*lead, *tail), keyword, "old")
+    for keyword, label in KEYED_KEYWORDS.items():
+        pair = diff.keywords.get(keyword)
+        if pair is None:
+            continue
+        before = pair[0] if isinstance(pair[0], dict) else {}
+        after = pair[1] if isinstance(pair[1], dict) else {}
+        for key in sorted(after.keys() - before.keys(), key=str):
+            yield _hit(diff, f"{check}-{label}-added", (str(key), *lead, *tail), keyword)
+        for key in sorted(before.keys() - after.keys(), key=str):
+            args = (str(key), *lead, *tail)
+            yield _hit(diff, f"{check}-{label}-removed", args, keyword, "old")
+    for keyword, label in COUNT_KEYWORDS.items():
+        pair = diff.keywords.get(keyword)
+        if pair is None:
+            continue
+        low, high = _uint(pair[0]), _uint(pair[1])
+        if low is None or high is None or low == high:
+            continue
+        word = "increased" if high > low else "decreased"
+        args = (*lead, go_uint(low), go_uint(high), *tail)
+        yield _hit(diff, f"{check}-{label}-{word}", args, keyword)
+    for keyword, label in TEXT_KEYWORDS.items():
+        pair = diff.keywords.get(keyword)
+        if pair is None:
+            continue
+        old_text, new_text = _str(pair[0]), _str(pair[1])
+        if old_text != new_text:
+            args = (*lead, old_text, new_text, *tail)
+            yield _hit(diff, f"{check}-{label}-changed", args, keyword)
+
+
+def _const_hits(diff: SchemaDiff, direction: str, kind: str) -> Iterator[Hit]:
+    """const added, removed or changed (the body is named by its media type)."""
+    pair = diff.keywords.get("const")
+    if pair is None:
+        return
+    frm, to = pair
+    lead = (MEDIA,) if kind == "body" else (LEAF,)
+    tail: tuple[str, ...] = (STATUS,) if direction == "response" else ()
+    check = f"{direction}-{kind}-const"
+    if frm is None:
+        yield _hit(diff, f"{check}-added", (*lead, go_value(to), *tail), "const")
+    elif to is None:
+        yield _hit(diff, f"{check}-removed", (*lead, go_value(frm), *tail), "const", "old")
+    else:
+        args = (*lead, go_value(frm), go_value(to), *tail)
+        yield _hit(diff, f"{check}-changed", args, "const")
+
+
+def _request_exclusive(
+    diff: SchemaDiff, kind: str, prefix: tuple[str, ...], read_only: bool
+) -> Iterator[Hit]:
+    """exclusiveMaximum lowered or exclusiveMinimum raised narrows a request (as max/min)."""
+    for keyword, label, down in (
+        ("exclusiveMaximum", "exclusive-max", True),
+        ("exclusiveMinimum", "exclusive-min", False),
+    ):
+        pair = exclusive_pair(diff, keyword)
+        if pair is None or (pair[0] is not None and pair[1] is not None and not comparable(pair)):
+            continue
+        yield from _narrowing_bound(
+            diff, pair, label, keyword, kind, prefix, read_only, show_bound, down=down
+        )
+
+
+def _response_exclusive(
+    diff: SchemaDiff, kind: str, prefix: tuple[str, ...], tail: tuple[str, ...]
+) -> Iterator[Hit]:
+    """exclusiveMaximum raised or exclusiveMinimum lowered widens a response."""
+    for keyword, label, up in (
+        ("exclusiveMaximum", "exclusive-max-increased", True),
+        ("exclusiveMinimum", "exclusive-min-decreased", False),
+    ):
+        pair = exclusive_pair(diff, keyword)
+        if pair is None or not comparable(pair) or (pair[1] > pair[0]) != up:
+            continue
+        args = (*prefix, show_bound(pair[0]), show_bound(pair[1]), *tail)
+        yield _hit(diff, f"response-{kind}-{label}", args, keyword)
 
 
 # -- checks that need the parent: properties added, removed, made required... ------------------
