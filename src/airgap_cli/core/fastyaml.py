@@ -72,7 +72,9 @@ _RISKY = rf"(?:{_NUMBERISH}|{_WORDS}){_END}"
 """Plain scalars YAML 1.1 and 1.2 resolve differently."""
 _REFUSED = (
     *(
-        re.compile(lead + r"[ \t]*+(?:" + "|".join(bodies) + ")")
+        re.compile(
+            lead + r"[ \t]*+(?=[-+.0-9yYnNoO=~tTfF:?&*!%@`{|>\[])(?:" + "|".join(bodies) + ")"
+        )
         for lead, bodies in (
             (r"\n", (_RISKY, _NON_STRING_KEY, _NODE_PROPERTY, _ODD, _BLOCK_INDICATOR)),
             (r": ", (_RISKY, _NODE_PROPERTY, _ODD)),
@@ -81,7 +83,8 @@ _REFUSED = (
             (r"[\[{,]", (_RISKY, _NON_STRING_KEY, _NODE_PROPERTY, _ODD, _BLOCK_INDICATOR)),
         )
     ),
-    re.compile(r"[\]}][ \t]*+:(?:[ \t\n,\]}]|\Z)"),  # a flow collection as a key
+    re.compile(r"\][ \t]*+:(?:[ \t\n,\]}]|\Z)"),  # a flow collection as a key
+    re.compile(r"\}[ \t]*+:(?:[ \t\n,\]}]|\Z)"),
     re.compile(r"\n {400}"),  # deep block nesting
     re.compile(r"-[ \t]+-[ \t]+(?:-[ \t]+){62}"),  # deep compact sequences
     re.compile(r"\n(?:---|\.\.\.)[ \t]+[^#\s]"),  # content on a marker line
