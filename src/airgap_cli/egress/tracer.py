@@ -542,6 +542,21 @@ def _socket_inode(tid: int, fd: int) -> int:
     return int(link[8:-1]) if link.startswith("socket:[") else 0
 
 
+def _local_udp_port(tid: int, inode: int) -> int:
+    """Local port of the tracee's UDP socket ``inode`` (from its netns's /proc tables), or 0."""
+    wanted = str(inode)
+    for table in ("udp", "udp6"):
+        try:
+            with open(f"/proc/{tid}/net/{table}", encoding="ascii", errors="replace") as lines:
+                for line in lines:
+                    fields = line.split()
+                    if len(fields) > 9 and fields[9] == wanted:
+                        return int(fields[1].rsplit(":", 1)[1], 16)
+        except (OSError, ValueError, IndexError):
+            continue
+    return 0
+
+
 def _resolvers() -> frozenset[str]:
     """Nameservers of /etc/resolv.conf: queries to them are the normal path, not direct-ip."""
     found = set()
@@ -740,6 +755,11 @@ class Supervisor:
         a daemon does)."""
         self._chains: dict[int, tuple[Process, ...]] = {}
         self._redirects: dict[int, _Redirect] = {}
+        self._udp_by_port: dict[int, _Redirect] = {}
+        """Connected UDP sockets by their local port, learnt when connect() returns: a datagram
+        whose socket closed before the sinkhole read it is still attributed (its process exited
+        right after sending: the case a busy machine makes common)."""
+        self._udp_pending: dict[int, tuple[int, _Redirect]] = {}
         """Socket inode -> who was pointed at the sinkhole with it, and why."""
         self._restore: dict[int, list[tuple[int, bytes]]] = {}
         """tid -> (address, original bytes) to write back at the exit of its current call."""
@@ -902,6 +922,7 @@ class Supervisor:
     def _gone(self, tid: int) -> None:
         self._live.discard(tid)
         self._restore.pop(tid, None)
+        self._udp_pending.pop(tid, None)
         self._tgids.pop(tid, None)
         self._chains.pop(tid, None)
 
@@ -931,6 +952,12 @@ class Supervisor:
         if info.op == SYSCALL_INFO_EXIT:
             for address, original in self._restore.pop(tid, ()):
                 self._kernel.write(tid, address, original)
+            pending = self._udp_pending.pop(tid, None)
+            if pending is not None:
+                port = _local_udp_port(tid, pending[0])
+                if port:
+                    with self._lock:
+                        self._udp_by_port[port] = pending[1]
             return
         if info.op not in (SYSCALL_INFO_ENTRY, SYSCALL_INFO_SECCOMP):
             return
@@ -1085,10 +1112,13 @@ class Supervisor:
     def _register(self, tid: int, fd: int, purpose: str, address: str, port: int | None) -> None:
         inode = _socket_inode(tid, fd)
         if inode:
+            redirect = _Redirect(self._tgid(tid), purpose, address, port)
             with self._lock:
                 if len(self._redirects) > 4096:
                     self._redirects.pop(next(iter(self._redirects)))
-                self._redirects[inode] = _Redirect(self._tgid(tid), purpose, address, port)
+                self._redirects[inode] = redirect
+            if purpose == "udp":
+                self._udp_pending[tid] = (inode, redirect)
 
     # --- recording ---------------------------------------------------------------------------
     def _record(
@@ -1216,6 +1246,8 @@ class Supervisor:
             owner = None
         with self._lock:
             redirect = self._redirects.get(owner.inode) if owner is not None else None
+            if redirect is None and owner is None and protocol == "udp":
+                redirect = self._udp_by_port.get(peer_port)
         return redirect or _Redirect(0, "dns")
 
     def _resolve_upstream(self, query: packets.DnsQuery) -> list[str]:
