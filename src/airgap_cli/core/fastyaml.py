@@ -7,11 +7,13 @@ GitLab read YAML 1.1, and it keeps no lines, so it is used only where the two ca
 - ``fast_documents`` refuses (returns ``None``) any text containing something where YAML 1.1 and
   1.2 part ways (``yes``/``on``, ``017``, ``1:30``, ``0o17``, ``1e3``, ``=``, numeric keys), or
   that needs the careful loader's guards or messages (anchors and aliases, tags, merge keys,
-  directives, tabs in indentation, deep nesting, non-printable characters, duplicate keys, errors).
+  directives, tabs, deep nesting, non-printable characters, duplicate keys, odd flow collections,
+  errors).
   The caller then uses ``yamlio.load_documents``, which is exact. A property test checks that
   whenever the fast path answers, it answers exactly what the careful loader does.
-- Lines come from ``LazyLines``: the careful loader parses one document's text only when a finding
-  in it asks for a line, so files without findings never pay for line marks.
+- Lines come from ``LazyLines``, only when a finding asks for one: read off the indentation, checked
+  against the parsed data, or (in doubt) from the careful loader parsing that one document. Files
+  without findings never pay for line marks.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ splitting on them is exact."""
 # value, a sequence entry, a complex key, a flow item), and starts with that literal: Python's regex
 # engine then skips ahead instead of trying each position, and possessive ``*+`` never backtracks
 # over indentation. One alternation of all the leads, or a leading lookbehind, costs 5-10x more.
-_LEADS = (r"\n", r": ", r"- ", r"\? ", r"[\[{,]")
 _END = r"[ \t]*+(?:\n|\Z|#|[,\]}]|:(?:[ \t\n]|\Z))"
 """Where a plain scalar ends: the line, a comment, a flow separator, or a key's colon."""
 _NUMBERISH = (
@@ -96,6 +97,7 @@ _NON_PRINTABLE = re.compile("[^\x09\x0a\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00
 """Characters libyaml refuses; its message names them."""
 
 _BLOCK_HEADER_AT_END = re.compile(r"(?:^|[ \t])[|>][-+0-9]*[ \t]*(?:#.*)?$")
+"""A block scalar header on a document's last line: yaml-rs reads that empty scalar as a newline."""
 _MAX_OPENERS = 1_000
 """More flow nesting than this goes the careful way (the same bound as its own stack switch)."""
 

@@ -80,11 +80,6 @@ class DocIndex:
         self._keys: frozenset[str] | None = None
         self._walk: tuple[list[Any], list[Any], list[Any]] | None = None
 
-    @classmethod
-    def build(cls, node: Any) -> DocIndex:
-        """An index of ``node``; its parts are computed when first asked for."""
-        return cls(node)
-
     @property
     def keys(self) -> frozenset[str]:
         """Every mapping key anywhere in the document."""
@@ -135,14 +130,10 @@ class DocIndex:
             self._walk = (dicts, lists, scalars)
         return self._walk
 
-    def strings(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
-        """Every string scalar with its path."""
-        return ((p, v) for p, v in self.scalars if isinstance(v, str))
-
     def strings_where(
         self, needle: str = "", key_ok: Callable[[str | int], bool] | None = None
     ) -> list[tuple[tuple[str | int, ...], str]]:
-        """The strings of ``strings()`` that contain ``needle`` and whose key passes ``key_ok``.
+        """Every string scalar (with its path) that contains ``needle`` and whose key passes ``key_ok``.
 
         In no particular order (findings are sorted when reported). Only containers and kept
         strings get a path tuple: most nodes are scalars, and a path for each was most of the
@@ -235,7 +226,7 @@ class Document:
     def walk(self) -> DocIndex:
         """The shared walk of this document (built on first use)."""
         if self._index is None:
-            self._index = DocIndex.build(self.data)
+            self._index = DocIndex(self.data)
         return self._index
 
     @property
