@@ -28,7 +28,7 @@ from airgap_cli.core.yamlio import LineDict, RawDocument, line_of, load_document
 
 _DUPLICATES = yaml_rs.DuplicateKeyPolicy.Error
 
-_MARKER = re.compile(r"\n(?:---|\.\.\.)(?=[ \t\n]|\Z)")
+_MARKER = re.compile(r"\n---(?=[ \t\n]|\Z)")
 """Document markers (searched in ``"\\n" + text``): at column 0 they end any scalar, so
 splitting on them is exact."""
 
@@ -89,7 +89,7 @@ _REFUSED = (
     re.compile(r"\}[ \t]*+:(?:[ \t\n,\]}]|\Z)"),
     re.compile(r"\n {400}"),  # deep block nesting
     re.compile(r"-[ \t]+-[ \t]+(?:-[ \t]+){62}"),  # deep compact sequences
-    re.compile(r"\n(?:---|\.\.\.)[ \t]+[^#\s]"),  # content on a marker line
+    re.compile(r"\n---[ \t]+[^#\s]"),  # content on a marker line
 )
 """Texts left to the careful loader: its limits, its messages, or its YAML 1.1 meaning."""
 
@@ -331,6 +331,7 @@ def fast_documents(text: str, path: str) -> list[RawDocument] | None:
         or "\r" in text  # line breaks other than \n: line counting stays simple
         or "\t" in text  # libyaml refuses tabs in places yaml-rs accepts
         or "\n%" in scan  # directives
+        or "\n..." in scan  # document end markers: libyaml is stricter around them
         or _NON_PRINTABLE.search(text)
         or any(pattern.search(scan) for pattern in _REFUSED)
     ):
