@@ -325,6 +325,7 @@ def fast_documents(text: str, path: str) -> list[RawDocument] | None:
         or "\r" in text  # line breaks other than \n: line counting stays simple
         or "\t" in text  # libyaml refuses tabs in places yaml-rs accepts
         or "\n%" in scan  # directives
+        or "\n..." in scan  # document end markers: libyaml refuses some yaml-rs reads as empty
         or _NON_PRINTABLE.search(text)
         or any(pattern.search(scan) for pattern in _REFUSED)
     ):
