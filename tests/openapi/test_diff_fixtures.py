@@ -113,6 +113,16 @@ REVERSIBLE = [
     "request-body-max-contains-decreased",
     "response-property-min-contains-decreased",
     "response-body-max-contains-increased",
+    # list of types, nullability, prefixItems, dependentRequired
+    *(f"request-{k}-list-of-types-narrowed" for k in ("body", "property", "parameter")),
+    "request-parameter-property-list-of-types-narrowed",
+    *(f"response-{k}-list-of-types-widened" for k in ("body", "property")),
+    "request-parameter-property-became-not-nullable",
+    "response-header-became-nullable",
+    *(f"request-{k}-prefix-items-removed" for k in ("body", "property")),
+    *(f"response-{k}-prefix-items-added" for k in ("body", "property")),
+    *(f"request-{k}-dependent-required-added" for k in ("body", "property")),
+    *(f"response-{k}-dependent-required-removed" for k in ("body", "property")),
 ]
 
 
@@ -139,6 +149,11 @@ SIDE_SWAPS = [
     ("request-property-pattern-property-added", "response-property-pattern-property-removed"),
     ("request-body-min-contains-increased", "response-body-min-contains-decreased"),
     ("request-property-const-added", "response-property-const-removed"),
+    ("request-property-list-of-types-narrowed", "response-property-list-of-types-widened"),
+    ("request-body-list-of-types-narrowed", "response-body-list-of-types-widened"),
+    ("request-property-prefix-items-removed", "response-property-prefix-items-added"),
+    ("request-body-dependent-required-added", "response-body-dependent-required-removed"),
+    ("request-property-dependent-required-added", "response-property-dependent-required-removed"),
 ]
 
 

@@ -35,9 +35,12 @@ from airgap_cli.openapi.schema_diff import (
     escape,
     exclusive_pair,
     extensible_enum_removed,
+    gained_null,
     go_uint,
     go_value,
+    list_of_types_change,
     lost_null,
+    nullability,
     show_bound,
     type_args,
     type_change,
@@ -1048,6 +1051,21 @@ class _Operation:
             if header.data.get("required") is True and after.data.get("required") is not True:
                 where = _keyword(after, "required")
                 self.emit("response-header-became-optional", (name, status), where, "new", (name,))
+            self._header_schema(header, after, name, status)
+
+    def _header_schema(self, old: Node, new: Node, name: str, status: str) -> None:
+        """response-header-became-(not-)nullable: what a client reading the header may get."""
+        diff = self.c.differ.diff(self.c.old.param_schema(old), self.c.new.param_schema(new))
+        if diff is None:
+            return
+        keyword = "nullable" if diff.nullable is not None else "type"
+        if lost_null(diff) or (diff.null_wrap and nullability(diff) == "not-nullable"):
+            check = "response-header-became-not-nullable"
+        elif gained_null(diff) or (diff.null_wrap and nullability(diff) == "nullable"):
+            check = "response-header-became-nullable"
+        else:
+            return
+        self.emit(check, (name, status), _keyword(diff.revision, keyword), "new", (name,))
 
 
 def _parameter_schema_hits(
@@ -1059,9 +1077,18 @@ def _parameter_schema_hits(
     oasdiff does not report its default value changing.
     """
     yield from _parameter_type(diff, where, name)
-    if lost_null(diff) and not diff.null_wrap:  # newer oasdiff: a list-of-types change
-        keyword = "nullable" if diff.nullable is not None else "type"
+    keyword = "nullable" if diff.nullable is not None else "type"
+    if diff.null_wrap:  # newest oasdiff: at parameter level a null wrap is a list-of-types change
+        word = "widened" if nullability(diff) == "nullable" else "narrowed"
+        yield f"request-parameter-list-of-types-{word}", (where, name, "null"), "oneOf", "new"
+    elif lost_null(diff):
         yield "request-parameter-became-not-nullable", (where, name), keyword, "new"
+    elif gained_null(diff):
+        yield "request-parameter-became-nullable", (where, name), keyword, "new"
+    change = list_of_types_change(diff, narrowing_first=True)
+    if change is not None:
+        word, types = change
+        yield f"request-parameter-list-of-types-{word}", (where, name, types), "type", "new"
     enum = diff.enum
     if enum is not None:
         if enum.became_enum:
@@ -1133,6 +1160,8 @@ def _parameter_property_hits(
         for check in _property_type(child):
             type_hit = (where, name, prop, *type_args(child))
             yield check, type_hit, _keyword(child.revision, "type"), "new"
+        if leaf:
+            yield from _parameter_property_nullability(child, prop, where, name)
         enum = child.enum
         if enum is not None:
             for value in enum.deleted:
@@ -1151,6 +1180,25 @@ def _parameter_property_hits(
         node_path = _property_name(path, leaf) if leaf else path
         yield from _header_added_properties(differ, child, node_path, name)
         yield from _header_became_required(differ, child, name, root=False, prefix=node_path)
+
+
+def _parameter_property_nullability(
+    diff: SchemaDiff, prop: str, where: str, name: str
+) -> Iterator[tuple[str, tuple[str, ...], Node, str]]:
+    """A property of an object parameter that became (not) nullable, or changed its list of
+    types (``oneOf: [{type: string}, {type: integer}]``)."""
+    check = "request-parameter-property"
+    keyword = "nullable" if diff.nullable is not None else "type"
+    node = _keyword(diff.revision, keyword)
+    if lost_null(diff) or (diff.null_wrap and nullability(diff) == "not-nullable"):
+        yield f"{check}-became-not-nullable", (prop, where, name), node, "new"
+    elif gained_null(diff) or (diff.null_wrap and nullability(diff) == "nullable"):
+        yield f"{check}-became-nullable", (prop, where, name), node, "new"
+    change = list_of_types_change(diff, narrowing_first=True)
+    if change is not None:
+        word, types = change
+        args = (prop, where, name, types)
+        yield f"{check}-list-of-types-{word}", args, _keyword(diff.revision, "type"), "new"
 
 
 def _property_type(diff: SchemaDiff) -> Iterator[str]:

@@ -767,17 +767,12 @@ class SchemaDiffer:
     def _list_of_types(self, base: Node, revision: Node) -> tuple[list[str], list[str]] | None:
         pattern_a = self._type_pattern(self.old, base)
         pattern_b = self._type_pattern(self.new, revision)
-        if pattern_a == pattern_b or (
-            pattern_a is not None
-            and pattern_b is not None
-            and set(pattern_a[0]) == set(pattern_b[0])
-            and len(pattern_a[0]) == len(pattern_b[0])
-        ):
+        # newest oasdiff: both sides must be a type pattern, and one of them a list
+        if pattern_a is None or pattern_b is None or not (pattern_a[1] or pattern_b[1]):
             return None
-        if not ((pattern_a and pattern_a[1]) or (pattern_b and pattern_b[1])):
+        if set(pattern_a[0]) == set(pattern_b[0]) and len(pattern_a[0]) == len(pattern_b[0]):
             return None
-        types_a = set(pattern_a[0]) if pattern_a else set()
-        types_b = set(pattern_b[0]) if pattern_b else set()
+        types_a, types_b = set(pattern_a[0]), set(pattern_b[0])
         added, deleted = sorted(types_b - types_a), sorted(types_a - types_b)
         return (added, deleted) if added or deleted else None
 
@@ -806,9 +801,6 @@ class SchemaDiffer:
                 found.append(member_types[0])
             if found:
                 return (found, True)
-        for key in ("oneOf", "anyOf"):
-            if isinstance(data.get(key), list) and not data.get(key):
-                return ([], True)
         return None
 
 
@@ -1056,6 +1048,16 @@ def lost_null(diff: SchemaDiff) -> bool:
     return bool(types_of(diff.revision.data))
 
 
+def gained_null(diff: SchemaDiff) -> bool:
+    """Null became allowed: ``nullable: true`` set, or ``null`` added to a typed schema's types
+    (an untyped base already accepted null)."""
+    if diff.nullable is not None:
+        return bool(diff.nullable[1])
+    if diff.types is None or "null" not in diff.types[0]:
+        return False
+    return bool(types_of(diff.base.data))
+
+
 def _increased(pair: Pair) -> bool:
     return pair[0] is not None and pair[1] is not None and pair[1] > pair[0]
 
@@ -1082,6 +1084,8 @@ def request_node_hits(diff: SchemaDiff, ctx: Context, body: bool) -> Iterator[Hi
     read_only = not body and _flag(diff.revision, "readOnly")
     yield from _request_type(diff, ctx, kind, prefix, read_only)
     yield from _nullable_hits(diff, "request", kind, prefix)
+    if not read_only:
+        yield from _list_of_types_hits(diff, "request", kind, prefix)
     yield from _request_enum(diff, body, prefix, read_only)
     yield from _request_bounds(diff, kind, prefix, read_only)
     if not body:
@@ -1129,13 +1133,45 @@ def _nullable_hits(
     diff: SchemaDiff, direction: str, kind: str, prefix: tuple[str, ...]
 ) -> Iterator[Hit]:
     change = nullability(diff)
-    if not change:
+    if not change or (change == "not-nullable" and not (diff.null_wrap or lost_null(diff))):
         return
-    if direction == "response" and change == "not-nullable":
-        return  # the response-side narrowing has no check in this catalogue
     keyword = "nullable" if diff.nullable is not None else "type"
     args = prefix if direction == "request" or kind == "body" else (*prefix, STATUS)
     yield _hit(diff, f"{direction}-{kind}-became-{change}", args, keyword)
+
+
+def join_types(types: Sequence[str]) -> str:
+    """Types as oasdiff lists them in a message: ``a``, ``a and b``, ``a, b and c``."""
+    if len(types) < 2:
+        return "".join(types)
+    return ", ".join(types[:-1]) + " and " + types[-1]
+
+
+def list_of_types_change(diff: SchemaDiff, narrowing_first: bool) -> tuple[str, str] | None:
+    """(``widened``/``narrowed``, types) of a list-of-types change, or None.
+
+    oasdiff names the change by what breaks on its side: for a request (``narrowing_first``)
+    any removed type makes it narrowed, for a response any added type makes it widened.
+    """
+    change = diff.list_of_types
+    if change is None:
+        return None
+    added, deleted = change
+    if narrowing_first:
+        return ("narrowed", join_types(deleted)) if deleted else ("widened", join_types(added))
+    return ("widened", join_types(added)) if added else ("narrowed", join_types(deleted))
+
+
+def _list_of_types_hits(
+    diff: SchemaDiff, direction: str, kind: str, prefix: tuple[str, ...]
+) -> Iterator[Hit]:
+    """``type: X`` <-> ``oneOf``/``anyOf`` of simple typed schemas gaining or losing types."""
+    change = list_of_types_change(diff, narrowing_first=direction == "request")
+    if change is None:
+        return
+    word, types = change
+    tail: tuple[str, ...] = (MEDIA, STATUS) if direction == "response" else (MEDIA,)
+    yield _hit(diff, f"{direction}-{kind}-list-of-types-{word}", (*prefix, types, *tail), "type")
 
 
 def _request_enum(
@@ -1440,6 +1476,7 @@ def response_node_hits(diff: SchemaDiff, ctx: Context, body: bool) -> Iterator[H
     write_only = not body and _flag(diff.revision, "writeOnly")
     yield from _response_type(diff, ctx, kind, prefix)
     yield from _nullable_hits(diff, "response", kind, prefix)
+    yield from _list_of_types_hits(diff, "response", kind, prefix)
     yield from _response_enum(diff, body, write_only)
     if not write_only:
         yield from _response_bounds(diff, kind, prefix)
@@ -1619,6 +1656,8 @@ KEYWORD_CHECKS = frozenset(
         *KEYED_KEYWORDS,
         *COUNT_KEYWORDS,
         *TEXT_KEYWORDS,
+        "prefixItems",
+        "dependentRequired",
     }
 )
 """Keywords outside ``_HANDLED`` that have checks of their own (see ``SchemaDiff.keywords``)."""
@@ -1713,6 +1752,65 @@ def keyword_hits(diff: SchemaDiff, direction: str, kind: str) -> Iterator[Hit]:
         if old_text != new_text:
             args = (*lead, old_text, new_text, *tail)
             yield _hit(diff, f"{check}-{label}-changed", args, keyword)
+    yield from _prefix_items_hits(diff, check, lead, tail)
+    yield from _dependent_required_hits(diff, check, lead, tail)
+
+
+def _prefix_member(raw: Any, index: int) -> Subschema:
+    """A prefixItems entry named as oasdiff names list members (title, component, index)."""
+    if not isinstance(raw, dict):
+        return Subschema(index)
+    ref = raw.get("$ref")
+    return Subschema(index, _component(ref) if isinstance(ref, str) else "", _str(raw.get("title")))
+
+
+def _prefix_items_hits(
+    diff: SchemaDiff, check: str, lead: tuple[str, ...], tail: tuple[str, ...]
+) -> Iterator[Hit]:
+    """prefixItems entries past the end of the other side's list (entries pair by index)."""
+    pair = diff.keywords.get("prefixItems")
+    if pair is None:
+        return
+    before = pair[0] if isinstance(pair[0], list) else []
+    after = pair[1] if isinstance(pair[1], list) else []
+    added = [_prefix_member(after[i], i) for i in range(len(before), len(after))]
+    removed = [_prefix_member(before[i], i) for i in range(len(after), len(before))]
+    if added:
+        args = (subschemas_text(added), *lead, *tail)
+        yield _hit(diff, f"{check}-prefix-items-added", args, "prefixItems")
+    if removed:
+        args = (subschemas_text(removed), *lead, *tail)
+        yield _hit(diff, f"{check}-prefix-items-removed", args, "prefixItems", "old")
+
+
+def _dependent_required_hits(
+    diff: SchemaDiff, check: str, lead: tuple[str, ...], tail: tuple[str, ...]
+) -> Iterator[Hit]:
+    """dependentRequired keys added, removed, or with their list of names changed."""
+    pair = diff.keywords.get("dependentRequired")
+    if pair is None:
+        return
+    before = pair[0] if isinstance(pair[0], dict) else {}
+    after = pair[1] if isinstance(pair[1], dict) else {}
+    # oasdiff puts the response status before the key: "... for the status %s: when %s ..."
+    for key in sorted(after.keys() - before.keys(), key=str):
+        args = (*lead, *tail, str(key), ", ".join(_names(after[key])))
+        yield _hit(diff, f"{check}-dependent-required-added", args, "dependentRequired")
+    for key in sorted(before.keys() - after.keys(), key=str):
+        args = (*lead, *tail, str(key), ", ".join(_names(before[key])))
+        yield _hit(diff, f"{check}-dependent-required-removed", args, "dependentRequired", "old")
+    for key in sorted(before.keys() & after.keys(), key=str):
+        names_a, names_b = _names(before[key]), _names(after[key])
+        parts = []
+        gained = [n for n in names_b if n not in names_a]
+        lost = [n for n in names_a if n not in names_b]
+        if gained:
+            parts.append(", ".join(gained) + " added")
+        if lost:
+            parts.append(", ".join(lost) + " removed")
+        if parts:
+            args = (*lead, str(key), *tail, ", ".join(parts))
+            yield _hit(diff, f"{check}-dependent-required-changed", args, "dependentRequired")
 
 
 def _const_hits(diff: SchemaDiff, direction: str, kind: str) -> Iterator[Hit]:
