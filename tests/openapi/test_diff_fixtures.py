@@ -7,6 +7,7 @@ what direction-aware checks are for.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,24 @@ import pytest
 from airgap_cli.openapi.checks import load_catalogue
 from airgap_cli.openapi.diff import Change, compare
 from airgap_cli.openapi.loader import load_spec
+from airgap_cli.openapi.schema_diff import BOUND_LABELS, HAND_WRITTEN_BOUNDS
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "openapi" / "diff"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and not p.name.startswith("_"))
+BOUND_SCOPES = {
+    "request": ("body", "property", "parameter"),
+    "response": ("body", "property", "header"),
+}
+
+
+def generated_bounds(direction: str, action: str) -> list[str]:
+    """oasdiff's generated set/unset ids of one side and action (the hand-written ones aside)."""
+    ids = (
+        f"{direction}-{scope}-{label}-{action}"
+        for label, _ in BOUND_LABELS
+        for scope in BOUND_SCOPES[direction]
+    )
+    return [i for i in ids if i not in HAND_WRITTEN_BOUNDS]
 
 
 def diff_of(name: str, *, reverse: bool = False) -> list[Change]:
@@ -123,6 +139,9 @@ REVERSIBLE = [
     *(f"response-{k}-prefix-items-added" for k in ("body", "property")),
     *(f"request-{k}-dependent-required-added" for k in ("body", "property")),
     *(f"response-{k}-dependent-required-removed" for k in ("body", "property")),
+    # generated bound set/unset: a bound set on a request, or dropped from a response
+    *generated_bounds("request", "set"),
+    *generated_bounds("response", "unset"),
 ]
 
 
@@ -154,6 +173,12 @@ SIDE_SWAPS = [
     ("request-property-prefix-items-removed", "response-property-prefix-items-added"),
     ("request-body-dependent-required-added", "response-body-dependent-required-removed"),
     ("request-property-dependent-required-added", "response-property-dependent-required-removed"),
+    *(
+        (f"request-{k}-{label}-set", f"response-{k}-{label}-unset")
+        for label, _ in BOUND_LABELS
+        for k in ("body", "property")
+        if f"request-{k}-{label}-set" not in HAND_WRITTEN_BOUNDS
+    ),
 ]
 
 
@@ -162,3 +187,52 @@ def test_request_breaking_edit_is_safe_on_a_response(request_case: str, response
     assert load_catalogue().level(request_case) == "error"
     on_response = diff_of(response_case, reverse=True)
     assert not [c.id for c in on_response if c.level == "error"]
+
+
+def _bound_doc(direction: str, scope: str, keyword: str | None) -> str:
+    """A spec with every schema root plain except the cell's, which carries ``keyword: 1``."""
+    node = {keyword: 1} if keyword else {}
+    carrier = {"properties": {"p": node}} if scope == "property" else node
+    body = direction == "request" and scope in ("body", "property")
+    answer = direction == "response" and scope in ("body", "property")
+    op = {
+        "parameters": [
+            {"name": "p", "in": "query", "schema": node if scope == "parameter" else {}}
+        ],
+        "requestBody": {"content": {"application/json": {"schema": carrier if body else {}}}},
+        "responses": {
+            "200": {
+                "description": "ok",
+                "content": {"application/json": {"schema": carrier if answer else {}}},
+                "headers": {"X-Rate-Limit": {"schema": node if scope == "header" else {}}},
+            }
+        },
+    }
+    spec = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/t": {"post": op}},
+    }
+    return json.dumps(spec)
+
+
+BOUND_CELLS = [
+    (direction, scope, label, keyword, action)
+    for label, keyword in BOUND_LABELS
+    for direction, scopes in BOUND_SCOPES.items()
+    for scope in scopes
+    for action in ("set", "unset")
+]
+
+
+@pytest.mark.parametrize(("direction", "scope", "label", "keyword", "action"), BOUND_CELLS)
+def test_every_bound_cell_fires_once(
+    tmp_path: Path, direction: str, scope: str, label: str, keyword: str, action: str
+) -> None:
+    """All 156 set/unset cells (13 keywords, 3 roots a side) are reported once, under one id."""
+    absent, present = tmp_path / "absent.json", tmp_path / "present.json"
+    absent.write_text(_bound_doc(direction, scope, None), encoding="utf-8")
+    present.write_text(_bound_doc(direction, scope, keyword), encoding="utf-8")
+    old, new = (absent, present) if action == "set" else (present, absent)
+    changes = compare(load_spec(str(old)), load_spec(str(new)))
+    assert [c.id for c in changes] == [f"{direction}-{scope}-{label}-{action}"]

@@ -18,6 +18,7 @@ from typing import Any
 from airgap_cli.openapi.checks import Catalogue, load_catalogue
 from airgap_cli.openapi.loader import Spec
 from airgap_cli.openapi.schema_diff import (
+    HAND_WRITTEN_BOUNDS,
     LEAF,
     MEDIA,
     NAME,
@@ -30,6 +31,7 @@ from airgap_cli.openapi.schema_diff import (
     SchemaChecker,
     SchemaDiff,
     SchemaDiffer,
+    bound_edits,
     breaking_type_change,
     comparable,
     escape,
@@ -1054,10 +1056,16 @@ class _Operation:
             self._header_schema(header, after, name, status)
 
     def _header_schema(self, old: Node, new: Node, name: str, status: str) -> None:
-        """response-header-became-(not-)nullable: what a client reading the header may get."""
+        """Bounds set/unset and response-header-became-(not-)nullable: what a client reading
+        the header may get."""
         diff = self.c.differ.diff(self.c.old.param_schema(old), self.c.new.param_schema(new))
         if diff is None:
             return
+        for label, bound, action, value in bound_edits(diff):
+            side = "new" if action == "set" else "old"
+            where = _keyword(diff.revision if side == "new" else diff.base, bound)
+            check = f"response-header-{label}-{action}"
+            self.emit(check, (name, value, status), where, side, (name,))
         keyword = "nullable" if diff.nullable is not None else "type"
         if lost_null(diff) or (diff.null_wrap and nullability(diff) == "not-nullable"):
             check = "response-header-became-not-nullable"
@@ -1108,6 +1116,10 @@ def _parameter_schema_hits(
                 "new",
             )
     yield from _parameter_bounds(diff, where, name)
+    for label, keyword, action, value in bound_edits(diff):
+        check = f"request-parameter-{label}-{action}"
+        if check not in HAND_WRITTEN_BOUNDS:
+            yield check, (where, name, value), keyword, "new" if action == "set" else "old"
     yield from _parameter_pattern(diff, where, name)
     for value in extensible_enum_removed(diff):
         check = "request-parameter-x-extensible-enum-value-removed"
@@ -1305,11 +1317,12 @@ def _parameter_bounds(
         if exclusive and pair[0] is not None and pair[1] is not None and not comparable(pair):
             continue  # a 3.0 flag and a 3.1 number are not ordered
         frm, to = pair
-        if (frm is None or (label == "min-items" and frm == 0)) and to is not None:
-            # minItems absent reads as 0: a first minItems is oasdiff's set check
+        if label in ("min-length", "min-items"):  # absent reads as 0: 0 is no bound
+            frm, to = frm or None, to or None
+        if frm is None and to is not None:
             if has_set or label == "min-items":
                 yield f"request-parameter-{label}-set", (where, name, show(to)), keyword, "new"
-            continue
+            continue  # others: the generated set check (bound_edits)
         if frm is None or to is None:
             continue
         word = "decreased" if to < frm else "increased"

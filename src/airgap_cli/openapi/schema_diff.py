@@ -1235,6 +1235,11 @@ def _request_bounds(
     yield from _request_multiple_of(diff, kind, prefix, ro)
     if diff.keywords:
         yield from _request_exclusive(diff, kind, prefix, ro)
+    for label, keyword, action, value in bound_edits(diff):
+        check = f"request-{kind}-{label}-{action}"
+        if check in HAND_WRITTEN_BOUNDS or (ro and action == "set"):
+            continue  # a read-only property is not sent: only a bound dropped is reported
+        yield _hit(diff, check, (*prefix, value), keyword, _BOUND_SIDE[action])
 
 
 def integer_multiple(a: float, b: float) -> bool | None:
@@ -1327,8 +1332,8 @@ def _narrowing_bound(
 
 def _min_length(diff: SchemaDiff, kind: str, prefix: tuple[str, ...]) -> Iterator[Hit]:
     pair = diff.min_length
-    if pair is None:
-        return
+    if pair is None or 0 in pair:
+        return  # absent reads as 0: a bound appearing or disappearing is the set/unset check
     word = "increased" if _increased(pair) else "decreased"
     yield _hit(
         diff,
@@ -1349,11 +1354,14 @@ def _min_count(
 ) -> Iterator[Hit]:
     """minItems/minProperties raised on a request (a read-only property is not sent).
 
-    A minItems where there was none (absent reads as 0) is oasdiff's set check, not increased.
+    A minItems/minProperties where there was none (absent reads as 0) is oasdiff's set check,
+    not increased.
     """
     if pair is None or not _increased(pair) or read_only:
         return
-    word = "set" if label == "min-items" and pair[0] == 0 else "increased"
+    if pair[0] == 0 and label != "min-items":
+        return  # a first minProperties is the generated set check (see bound_edits)
+    word = "set" if pair[0] == 0 else "increased"
     yield _hit(diff, f"request-{kind}-{label}-{word}", (*prefix, go_uint(pair[1])), keyword)
 
 
@@ -1564,7 +1572,7 @@ def _response_bounds(diff: SchemaDiff, kind: str, prefix: tuple[str, ...]) -> It
             args = (*prefix, go_uint(pair[0]), go_uint(pair[1]), *tail)
             yield _hit(diff, f"response-{kind}-max-length-increased", args, "maxLength")
     pair = diff.min_length
-    if pair is not None and _decreased(pair):
+    if pair is not None and _decreased(pair) and pair[1] > 0:  # to 0: the unset check
         args = (*prefix, go_uint(pair[0]), go_uint(pair[1]), *tail)
         yield _hit(diff, f"response-{kind}-min-length-decreased", args, "minLength")
     pair = diff.min_items
@@ -1595,6 +1603,10 @@ def _response_bounds(diff: SchemaDiff, kind: str, prefix: tuple[str, ...]) -> It
     yield from _response_multiple_of(diff, kind, prefix, tail)
     if diff.keywords:
         yield from _response_exclusive(diff, kind, prefix, tail)
+    for label, keyword, action, value in bound_edits(diff):
+        check = f"response-{kind}-{label}-{action}"
+        if check not in HAND_WRITTEN_BOUNDS:
+            yield _hit(diff, check, (*prefix, value, *tail), keyword, _BOUND_SIDE[action])
 
 
 def _response_multiple_of(
@@ -1628,6 +1640,113 @@ def _response_pattern(diff: SchemaDiff) -> Iterator[Hit]:
         yield _hit(diff, "response-property-pattern-added", (NAME, to, STATUS), "pattern")
     else:
         yield _hit(diff, "response-property-pattern-changed", (NAME, frm, to, STATUS), "pattern")
+
+
+# -- bounds set and unset (oasdiff's generated *-{keyword}-set/-unset checks) -----------------
+
+BOUND_LABELS = (
+    ("max", "maximum"),
+    ("min", "minimum"),
+    ("multiple-of", "multipleOf"),
+    ("max-length", "maxLength"),
+    ("min-length", "minLength"),
+    ("max-items", "maxItems"),
+    ("min-items", "minItems"),
+    ("max-properties", "maxProperties"),
+    ("min-properties", "minProperties"),
+    ("min-contains", "minContains"),
+    ("max-contains", "maxContains"),
+    ("exclusive-min", "exclusiveMinimum"),
+    ("exclusive-max", "exclusiveMaximum"),
+)
+"""(id label, keyword) of the bounds whose appearing or disappearing oasdiff reports on its
+own, at body, property, parameter and response-header level."""
+
+HAND_WRITTEN_BOUNDS = frozenset(
+    {
+        *(
+            f"request-{k}-{b}-set"
+            for k in ("body", "property", "parameter")
+            for b in ("max", "min", "max-length", "min-items", "exclusive-min", "exclusive-max")
+        ),
+        *(
+            f"request-{k}-{b}-set"
+            for k in ("body", "property")
+            for b in ("max-items", "max-properties")
+        ),
+        *(
+            f"{d}-{k}-multiple-of-{a}"
+            for d in ("request", "response")
+            for k in ("body", "property")
+            for a in ("set", "unset")
+            if (d, a) != ("response", "set")
+        ),
+        *(
+            f"response-{k}-{b}-unset"
+            for k in ("body", "property")
+            for b in ("max-length", "min-items")
+        ),
+    }
+)
+"""Set/unset ids an older, dedicated check reports (with its own level and placement); the
+generated emitter leaves them alone, as oasdiff skips the cells a hand-written rule covers."""
+
+_BOUND_SIDE = {"set": "new", "unset": "old"}
+_ZERO_ABSENT = frozenset({"minLength", "minItems", "minProperties"})
+_COUNT_BOUNDS = frozenset({"minContains", "maxContains"})
+
+
+def _bound_pair(diff: SchemaDiff, keyword: str) -> Pair | None:
+    """(base, revision) of a bound with absence as None: a 0 minLength/minItems/minProperties
+    requires nothing and a 3.0 ``exclusive*: false`` excludes nothing, so both read as absent."""
+    if keyword.startswith("exclusive"):
+        return exclusive_pair(diff, keyword) if diff.keywords else None
+    if keyword in _COUNT_BOUNDS:
+        raw = diff.keywords.get(keyword)
+        return None if raw is None else (_uint(raw[0]), _uint(raw[1]))
+    pair: Pair | None = getattr(diff, _BOUND_ATTRS[keyword])
+    if pair is None or keyword not in _ZERO_ABSENT:
+        return pair
+    return (pair[0] or None, pair[1] or None)
+
+
+_BOUND_ATTRS = {
+    "maximum": "maximum",
+    "minimum": "minimum",
+    "multipleOf": "multiple_of",
+    "maxLength": "max_length",
+    "minLength": "min_length",
+    "maxItems": "max_items",
+    "minItems": "min_items",
+    "maxProperties": "max_properties",
+    "minProperties": "min_properties",
+}
+"""The SchemaDiff field of each plain bound keyword."""
+
+
+def _show_bound_value(keyword: str, value: Any) -> str:
+    if keyword.startswith("exclusive"):
+        return show_bound(value)
+    if keyword in ("maximum", "minimum", "multipleOf"):
+        return _go_float(value)
+    return go_uint(value)
+
+
+def bound_edits(diff: SchemaDiff) -> Iterator[tuple[str, str, str, str]]:
+    """(id label, keyword, "set" or "unset", value shown) for each bound that appeared or went.
+
+    Setting a bound narrows what a schema accepts and unsetting widens it; a bound present on
+    both sides is the increased/decreased checks' business.
+    """
+    for label, keyword in BOUND_LABELS:
+        pair = _bound_pair(diff, keyword)
+        if pair is None:
+            continue
+        frm, to = pair
+        if frm is None and to is not None:
+            yield label, keyword, "set", _show_bound_value(keyword, to)
+        elif frm is not None and to is None:
+            yield label, keyword, "unset", _show_bound_value(keyword, frm)
 
 
 # -- const, exclusive bounds and the JSON Schema 2020-12 keywords of OpenAPI 3.1 ----------------
