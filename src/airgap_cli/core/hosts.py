@@ -144,8 +144,12 @@ class Boundary:
                 yield url, match.start()
 
 
+@lru_cache(maxsize=16384)
 def url_host(url: str) -> str | None:
-    """The host of an absolute URL (``oci://``, ``git@host:path`` too), ``None`` when local."""
+    """The host of an absolute URL (``oci://``, ``git@host:path`` too), ``None`` when local.
+
+    Cached: manifests repeat the same few endpoints thousands of times, and ``urlsplit`` is the
+    dear part of telling an external URL from an internal one."""
     value = url.strip()
     if value.startswith("git@") and ":" in value:
         return value[4:].split(":", 1)[0]
