@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -347,36 +347,51 @@ def discover(paths: list[str], include: tuple[str, ...], exclude: tuple[str, ...
     """Expand paths into files. Named files are always read; directories are walked with the
     include/exclude globs, ``.gitignore``/``.airgapignore`` files, and without following
     directory links (no loops, no escaping the tree)."""
-    files: list[str] = []
     skipped: list[Skipped] = []
     errors: list[InputIssue] = []
+    files = list(iter_discover(paths, include, exclude, skipped, errors))
+    return Discovery(files, skipped, errors)
+
+
+def iter_discover(
+    paths: list[str],
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    skipped: list[Skipped],
+    errors: list[InputIssue],
+) -> Iterator[str]:
+    """``discover`` as a stream, each file once: linting can start before the walk ends.
+    What is skipped or refused is appended to ``skipped`` and ``errors`` as it is met."""
     include_spec = pathspec.GitIgnoreSpec.from_lines(include)
     exclude_spec = pathspec.GitIgnoreSpec.from_lines(exclude)
+    seen: set[str] = set()
     for given in paths:
+        found: Iterable[str] = ()
         if given == "-":
-            files.append(given)
-            continue
-        if not os.path.lexists(given):
+            found = (given,)
+        elif not os.path.lexists(given):
             errors.append(InputIssue(given, "no such file or directory"))
         elif os.path.isdir(given):
-            _walk(given, include_spec, exclude_spec, files, skipped, errors)
+            found = _walk(given, include_spec, exclude_spec, skipped, errors)
         elif os.path.isfile(given):
-            files.append(given)
+            found = (given,)
         elif os.path.islink(given):
             errors.append(InputIssue(given, "broken or looping symbolic link"))
         else:
             errors.append(InputIssue(given, "not a regular file"))
-    return Discovery(list(dict.fromkeys(files)), skipped, errors)
+        for name in found:
+            if name not in seen:
+                seen.add(name)
+                yield name
 
 
 def _walk(
     root: str,
     include: pathspec.PathSpec[Any],
     exclude: pathspec.PathSpec[Any],
-    files: list[str],
     skipped: list[Skipped],
     errors: list[InputIssue],
-) -> None:
+) -> Iterator[str]:
     root_real = os.path.realpath(root)
     ignores: list[tuple[str, pathspec.PathSpec[Any]]] = []
 
@@ -427,7 +442,7 @@ def _walk(
                 if os.path.commonpath([root_real, target]) != root_real:
                     skipped.append(Skipped(full, "symbolic link points outside the tree"))
                     continue
-            files.append(full)
+            yield full
 
 
 def _scan_tree(

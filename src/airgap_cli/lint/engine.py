@@ -9,6 +9,7 @@ cross-document rules need. The parent merges and runs the cross-document rules.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import time
@@ -39,12 +40,14 @@ from airgap_cli.core.rules import Rule, RuleCheck, builtin_rule_dirs, load_rules
 from airgap_cli.core.yamlio import check_bytes, decode, load_documents, read_limited
 from airgap_cli.lint import checks
 from airgap_cli.lint.checks import CheckContext, Fact, Hit
-from airgap_cli.lint.documents import Document, classify, discover, file_type
+from airgap_cli.lint.documents import Document, classify, file_type, iter_discover
 from airgap_cli.lint.suppress import Ignore, InlineIgnores, annotation_ignores
 from airgap_cli.lint.targets import TARGETS, Target
 
 MAX_ERRORS_PER_TARGET = 20
 _PARALLEL_MIN_FILES = 64
+_BATCH_FILES = 32
+"""Files per task sent to a worker: small enough to keep both cores busy to the end."""
 _PARALLEL_MIN_BYTES = 2 * 1024 * 1024
 REASONLESS_RULE = "suppression-without-reason"
 
@@ -329,10 +332,14 @@ class LintEngine:
         """Lint paths (``-`` reads ``stdin``) into one report, in parallel when it pays."""
         started = time.perf_counter()
         report = Report(command="lint", tool_version=__version__)
-        found = discover(paths, self.config.lint.include, self.config.lint.exclude)
-        report.skipped += found.skipped
-        report.errors += found.errors
-        results = self._run(found.files, stdin, jobs)
+        skipped: list[Skipped] = []
+        errors: list[InputIssue] = []
+        files = iter_discover(
+            paths, self.config.lint.include, self.config.lint.exclude, skipped, errors
+        )
+        results = self._run(files, stdin, jobs)
+        report.skipped += skipped
+        report.errors += errors
         facts: list[Fact] = []
         for result in results:
             report.findings += result.findings
@@ -367,19 +374,42 @@ class LintEngine:
             compliance=rule.compliance,
         )
 
-    def _run(self, files: list[str], stdin: bytes | None, jobs: int | None) -> list[FileResult]:
+    def _run(self, files: Iterator[str], stdin: bytes | None, jobs: int | None) -> list[FileResult]:
+        """Lint the files as discovery yields them: in this process when there are few, else
+        in batches on a pool that starts as soon as enough files are known (the walk of a big
+        tree then overlaps the linting)."""
         workers = jobs if jobs is not None else (os.cpu_count() or 1)
-        big = len(files) >= _PARALLEL_MIN_FILES or _total_size(files) >= _PARALLEL_MIN_BYTES
-        disk_files = [f for f in files if f != "-"]
-        results = [self.lint_file("-", stdin or b"")] if "-" in files else []
-        if workers <= 1 or not big or len(disk_files) < 2:
-            return results + [self.lint_file(f) for f in disk_files]
-        chunks = [disk_files[i :: workers * 4] for i in range(workers * 4)]
+        stdin_results: list[FileResult] = []
+        first: list[str] = []
+        for name in files:
+            if name == "-":
+                stdin_results.append(self.lint_file("-", stdin or b""))
+            else:
+                first.append(name)
+            if workers > 1 and len(first) >= _PARALLEL_MIN_FILES:
+                break
+        else:  # discovery ended: a small input, unless its few files are big
+            if workers <= 1 or len(first) < 2 or _total_size(first) < _PARALLEL_MIN_BYTES:
+                return stdin_results + [self.lint_file(f) for f in first]
+        futures = []
         with ProcessPoolExecutor(
             max_workers=workers, initializer=_init_worker, initargs=(self,)
         ) as pool:
-            for chunk_results in pool.map(_lint_chunk, chunks):
-                results += chunk_results
+            batch = first[:_BATCH_FILES]
+            pending = first[_BATCH_FILES:]
+            for name in itertools.chain(pending, files):
+                if name == "-":
+                    stdin_results.append(self.lint_file("-", stdin or b""))
+                    continue
+                if len(batch) >= _BATCH_FILES:
+                    futures.append(pool.submit(_lint_chunk, batch))
+                    batch = []
+                batch.append(name)
+            if batch:
+                futures.append(pool.submit(_lint_chunk, batch))
+            results = stdin_results
+            for future in futures:
+                results += future.result()
         return results
 
 
