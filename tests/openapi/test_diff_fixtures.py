@@ -94,6 +94,7 @@ REVERSIBLE = [
     "response-required-property-removed",
     "response-success-status-removed",
     "response-media-type-removed",
+    "response-media-type-parameter-removed",
     "response-body-one-of-added",
     "response-property-one-of-added",
     "required-response-header-removed",

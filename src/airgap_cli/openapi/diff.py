@@ -1008,8 +1008,7 @@ class _Operation:
 
         When the parameters changed as well the two cannot be ordered
         (response-media-type-name-changed). Names that differ only in parameters (a charset) are
-        left unreported: newer oasdiff has response-media-type-parameter-* checks for them, not
-        catalogued here.
+        :meth:`_media_parameters`.
         """
         refined = _media_contained(old_media, new_media)
         kind = "specialized" if refined else "generalized"
@@ -1018,6 +1017,37 @@ class _Operation:
         where = _content_node(new.node, new_media)
         args = (old_media, new_media, status)
         self.emit(f"response-media-type-name-{kind}", args, where, "new", (old_media, new_media))
+
+    def _media_parameters(
+        self, new: _Response, old_media: str, new_media: str, status: str
+    ) -> None:
+        """Same media type, other parameters (newest oasdiff): a parameter appearing narrows
+        what the server may send (information), one disappearing widens it and a changed value
+        breaks a client that relied on it (errors); changes in more than one direction at once
+        cannot be ordered (response-media-type-name-changed)."""
+        before, after = _media_params(old_media), _media_params(new_media)
+        added = sorted(after.keys() - before.keys())
+        removed = sorted(before.keys() - after.keys())
+        changed = sorted(k for k in before.keys() & after.keys() if before[k] != after[k])
+        where = _content_node(new.node, new_media)
+        if sum(1 for names in (added, removed, changed) if names) > 1:
+            args = (old_media, new_media, status)
+            self.emit(
+                "response-media-type-name-changed", args, where, "new", (old_media, new_media)
+            )
+            return
+        bare = old_media.split(";", 1)[0].strip()
+        for name in added:
+            self.emit(
+                "response-media-type-parameter-added", (name, bare, status), where, "new", (name,)
+            )
+        for name in removed:
+            self.emit(
+                "response-media-type-parameter-removed", (name, bare, status), where, "new", (name,)
+            )
+        for name in changed:
+            values = (name, bare, before[name], after[name], status)
+            self.emit("response-media-type-parameter-changed", values, where, "new", (name,))
 
     def _status(self, status: str, verb: str, node: Node, side: str) -> None:
         if not status.isdigit():
@@ -1036,6 +1066,8 @@ class _Operation:
         for old_media, new_media in pairs:
             if _media_parts(old_media) != _media_parts(new_media):
                 self._media_renamed(old, new, old_media, new_media, status)
+            elif _media_params(old_media) != _media_params(new_media):
+                self._media_parameters(new, old_media, new_media, status)
             self._schema(
                 old.content[old_media], new.content[new_media], "response", new_media, status
             )
