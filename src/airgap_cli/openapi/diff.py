@@ -965,7 +965,45 @@ class _Operation:
         for media in added:
             self.emit("request-body-media-type-added", (media,), _media_node(new, media))
         for old_media, new_media in pairs:
+            self._schema_existence(old.node, new.node, old_media, new_media, "")
             self._schema(old.content[old_media], new.content[new_media], "request", new_media, "")
+
+    def _schema_existence(
+        self, old_owner: Node, new_owner: Node, old_media: str, new_media: str, status: str
+    ) -> None:
+        """A ``schema`` or 3.2 ``itemSchema`` appearing in, or leaving, a media type kept on
+        both sides (newest oasdiff): on a request a new schema narrows what may be sent, on a
+        response a lost one widens what may come back. A ``schema`` that accepts everything
+        (``{}``, ``true``, annotations only) changes no contract and is not reported, nor is one
+        arriving as ``false`` (oasdiff's uncatalogued ``*-body-schema-became-false``)."""
+        if self.c.old.swagger or self.c.new.swagger:
+            return
+        before = self.c.old.r.entries(old_owner, "content").get(old_media)
+        after = self.c.new.r.entries(new_owner, "content").get(new_media)
+        if before is None or after is None:
+            return
+        a = before.data if isinstance(before.value, dict) else {}
+        b = after.data if isinstance(after.value, dict) else {}
+        direction = "response" if status else "request"
+        tail = (status,) if status else ()
+        for key, label in (("schema", "schema"), ("itemSchema", "item-schema")):
+            if (key in a) == (key in b):
+                continue
+            check = f"{direction}-body-media-type-{label}"
+            if key in b:
+                node = self.c.new.r.child(after, key)
+                if key == "schema" and _schema_kind(node) != "regular":
+                    continue
+                self.emit(f"{check}-added", (new_media, *tail), node or after, "new", (new_media,))
+                continue
+            node = self.c.old.r.child(before, key)
+            if key == "schema" and _schema_kind(node) == "any":
+                continue
+            if key == "itemSchema" and status and "schema" not in b:
+                check += "-removed-untyped"  # nothing types the body at all any more
+            else:
+                check += "-removed"
+            self.emit(check, (new_media, *tail), node or before, "old", (new_media,))
 
     def _schema(
         self, old: Node | None, new: Node | None, direction: str, media: str, status: str
@@ -1068,6 +1106,7 @@ class _Operation:
                 self._media_renamed(old, new, old_media, new_media, status)
             elif _media_params(old_media) != _media_params(new_media):
                 self._media_parameters(new, old_media, new_media, status)
+            self._schema_existence(old.node, new.node, old_media, new_media, status)
             self._schema(
                 old.content[old_media], new.content[new_media], "response", new_media, status
             )
@@ -1400,6 +1439,23 @@ def _keyword(node: Node, keyword: str) -> Node:
     if keyword in node.data:
         return Node(None, node.doc, f"{node.pointer}/{escape(keyword)}")
     return node
+
+
+def _schema_kind(node: Node | None) -> str:
+    """``false`` (accepts nothing), ``any`` (``{}``, ``true`` or only annotations: accepts
+    everything) or ``regular``, for a schema that appears or disappears."""
+    if node is None:
+        return "regular"
+    if isinstance(node.value, bool):
+        return "any" if node.value else "false"
+    if isinstance(node.value, dict) and node.data.keys() <= _ANNOTATION_KEYS:
+        return "any"
+    return "regular"
+
+
+_ANNOTATION_KEYS = frozenset(
+    {"title", "description", "example", "examples", "default", "externalDocs", "$comment"}
+)
 
 
 def _media_node(body: _Body, media: str) -> Node:
