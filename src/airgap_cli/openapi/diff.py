@@ -965,7 +965,45 @@ class _Operation:
         for media in added:
             self.emit("request-body-media-type-added", (media,), _media_node(new, media))
         for old_media, new_media in pairs:
+            self._schema_existence(old.node, new.node, old_media, new_media, "")
             self._schema(old.content[old_media], new.content[new_media], "request", new_media, "")
+
+    def _schema_existence(
+        self, old_owner: Node, new_owner: Node, old_media: str, new_media: str, status: str
+    ) -> None:
+        """A ``schema`` or 3.2 ``itemSchema`` appearing in, or leaving, a media type kept on
+        both sides (newest oasdiff): on a request a new schema narrows what may be sent, on a
+        response a lost one widens what may come back. A ``schema`` that accepts everything
+        (``{}``, ``true``, annotations only) changes no contract and is not reported, nor is one
+        arriving as ``false`` (oasdiff's uncatalogued ``*-body-schema-became-false``)."""
+        if self.c.old.swagger or self.c.new.swagger:
+            return
+        before = self.c.old.r.entries(old_owner, "content").get(old_media)
+        after = self.c.new.r.entries(new_owner, "content").get(new_media)
+        if before is None or after is None:
+            return
+        a = before.data if isinstance(before.value, dict) else {}
+        b = after.data if isinstance(after.value, dict) else {}
+        direction = "response" if status else "request"
+        tail = (status,) if status else ()
+        for key, label in (("schema", "schema"), ("itemSchema", "item-schema")):
+            if (key in a) == (key in b):
+                continue
+            check = f"{direction}-body-media-type-{label}"
+            if key in b:
+                node = self.c.new.r.child(after, key)
+                if key == "schema" and _schema_kind(node) != "regular":
+                    continue
+                self.emit(f"{check}-added", (new_media, *tail), node or after, "new", (new_media,))
+                continue
+            node = self.c.old.r.child(before, key)
+            if key == "schema" and _schema_kind(node) == "any":
+                continue
+            if key == "itemSchema" and status and "schema" not in b:
+                check += "-removed-untyped"  # nothing types the body at all any more
+            else:
+                check += "-removed"
+            self.emit(check, (new_media, *tail), node or before, "old", (new_media,))
 
     def _schema(
         self, old: Node | None, new: Node | None, direction: str, media: str, status: str
@@ -1008,8 +1046,7 @@ class _Operation:
 
         When the parameters changed as well the two cannot be ordered
         (response-media-type-name-changed). Names that differ only in parameters (a charset) are
-        left unreported: newer oasdiff has response-media-type-parameter-* checks for them, not
-        catalogued here.
+        :meth:`_media_parameters`.
         """
         refined = _media_contained(old_media, new_media)
         kind = "specialized" if refined else "generalized"
@@ -1018,6 +1055,37 @@ class _Operation:
         where = _content_node(new.node, new_media)
         args = (old_media, new_media, status)
         self.emit(f"response-media-type-name-{kind}", args, where, "new", (old_media, new_media))
+
+    def _media_parameters(
+        self, new: _Response, old_media: str, new_media: str, status: str
+    ) -> None:
+        """Same media type, other parameters (newest oasdiff): a parameter appearing narrows
+        what the server may send (information), one disappearing widens it and a changed value
+        breaks a client that relied on it (errors); changes in more than one direction at once
+        cannot be ordered (response-media-type-name-changed)."""
+        before, after = _media_params(old_media), _media_params(new_media)
+        added = sorted(after.keys() - before.keys())
+        removed = sorted(before.keys() - after.keys())
+        changed = sorted(k for k in before.keys() & after.keys() if before[k] != after[k])
+        where = _content_node(new.node, new_media)
+        if sum(1 for names in (added, removed, changed) if names) > 1:
+            args = (old_media, new_media, status)
+            self.emit(
+                "response-media-type-name-changed", args, where, "new", (old_media, new_media)
+            )
+            return
+        bare = old_media.split(";", 1)[0].strip()
+        for name in added:
+            self.emit(
+                "response-media-type-parameter-added", (name, bare, status), where, "new", (name,)
+            )
+        for name in removed:
+            self.emit(
+                "response-media-type-parameter-removed", (name, bare, status), where, "new", (name,)
+            )
+        for name in changed:
+            values = (name, bare, before[name], after[name], status)
+            self.emit("response-media-type-parameter-changed", values, where, "new", (name,))
 
     def _status(self, status: str, verb: str, node: Node, side: str) -> None:
         if not status.isdigit():
@@ -1036,6 +1104,9 @@ class _Operation:
         for old_media, new_media in pairs:
             if _media_parts(old_media) != _media_parts(new_media):
                 self._media_renamed(old, new, old_media, new_media, status)
+            elif _media_params(old_media) != _media_params(new_media):
+                self._media_parameters(new, old_media, new_media, status)
+            self._schema_existence(old.node, new.node, old_media, new_media, status)
             self._schema(
                 old.content[old_media], new.content[new_media], "response", new_media, status
             )
@@ -1368,6 +1439,23 @@ def _keyword(node: Node, keyword: str) -> Node:
     if keyword in node.data:
         return Node(None, node.doc, f"{node.pointer}/{escape(keyword)}")
     return node
+
+
+def _schema_kind(node: Node | None) -> str:
+    """``false`` (accepts nothing), ``any`` (``{}``, ``true`` or only annotations: accepts
+    everything) or ``regular``, for a schema that appears or disappears."""
+    if node is None:
+        return "regular"
+    if isinstance(node.value, bool):
+        return "any" if node.value else "false"
+    if isinstance(node.value, dict) and node.data.keys() <= _ANNOTATION_KEYS:
+        return "any"
+    return "regular"
+
+
+_ANNOTATION_KEYS = frozenset(
+    {"title", "description", "example", "examples", "default", "externalDocs", "$comment"}
+)
 
 
 def _media_node(body: _Body, media: str) -> Node:

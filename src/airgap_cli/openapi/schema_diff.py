@@ -439,6 +439,20 @@ class EnumDiff:
 Pair = tuple[Any, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class OneOfWrap:
+    """A concrete object restructured into a ``oneOf`` of alternatives (oasdiff issue 702).
+
+    Reported once per body as ``*-body-wrapped-in-one-of``; the properties that moved into an
+    alternative are not reported as removed, nor the wrapper's type change or added members.
+    """
+
+    moved: tuple[str, ...]
+    """Base properties found in at least one alternative."""
+    preserved: bool
+    """Some alternative validates exactly like the base schema (annotations aside)."""
+
+
 @dataclass(slots=True, eq=False)
 class SchemaDiff:
     """What differs between two schema nodes; None fields did not change."""
@@ -484,6 +498,8 @@ class SchemaDiff:
     keywords: dict[str, Pair] = field(default_factory=dict)
     """(base, revision) raw values of the changed keywords of :data:`KEYWORD_CHECKS` (const,
     exclusive bounds, 3.1 keywords); absent is None. They also set ``other``."""
+    one_of_wrap: OneOfWrap | None = None
+    """Set when an object with properties became a ``oneOf`` wrapper (its ``one_of`` is set too)."""
 
     def empty(self) -> bool:
         """True when nothing at all differs (oasdiff's ``SchemaDiff.Empty``)."""
@@ -568,6 +584,8 @@ class SchemaDiffer:
         self._scalars(result, a, b)
         self._structure(result, base, revision)
         result.list_of_types = self._list_of_types(base, revision)
+        if result.one_of is not None:
+            result.one_of_wrap = self._one_of_wrap(base, revision)
         changed = [
             k for k in (a.keys() | b.keys()) - _HANDLED if not json_equal(a.get(k), b.get(k))
         ]
@@ -633,6 +651,32 @@ class SchemaDiffer:
         result.all_of = self._subschemas(base, revision, "allOf")
         result.any_of = self._subschemas(base, revision, "anyOf")
         result.one_of = self._subschemas(base, revision, "oneOf")
+
+    def _one_of_wrap(self, base: Node, revision: Node) -> OneOfWrap | None:
+        """newest oasdiff's oneOf wrapping: an object with properties and no ``oneOf`` became a
+        ``oneOf`` with no type or properties of its own, holding some of the old properties."""
+        a, b = base.data, revision.data
+        if a.get("oneOf") or not self.old.entries(base, "properties"):
+            return None
+        if self.new.entries(revision, "properties") or types_of(b):
+            return None
+        members = b.get("oneOf")
+        if not isinstance(members, list) or not members:
+            return None
+        alternatives = [self.new.item(revision, "oneOf", i) for i in range(len(members))]
+        names = [set(self.new.entries(alt, "properties")) for alt in alternatives]
+        props_a = self.old.entries(base, "properties")
+        moved = tuple(sorted(n for n in props_a if any(n in found for found in names)))
+        if not moved:
+            return None
+        preserved = any(self._equivalent(base, alt) for alt in alternatives)
+        return OneOfWrap(moved, preserved)
+
+    def _equivalent(self, base: Node, revision: Node) -> bool:
+        """Same validation contract (oasdiff's ``SchemaRefsValidationEquivalent``): any
+        difference beyond annotations (title, description, default, examples...) counts."""
+        diff = self.diff(base, revision)
+        return diff is None or _annotations_only(diff, set())
 
     # -- allOf / anyOf / oneOf: refs match by $ref, inline members by content then title -------
 
@@ -809,6 +853,62 @@ _ANNOTATIONS = frozenset(
     {"title", "description", "example", "examples", "default", "externalDocs", "$comment"}
 )
 """Keywords that describe a schema without constraining its instances."""
+
+
+def _annotations_only(diff: SchemaDiff, seen: set[int]) -> bool:
+    """True when a diff tree holds nothing but annotation changes."""
+    if id(diff) in seen:
+        return True
+    seen.add(id(diff))
+    a, b = diff.base.data, diff.revision.data
+    if diff.null_wrap or diff.keywords or diff.discriminator or diff.list_of_types:
+        return False
+    if _bool(a.get("deprecated")) != _bool(b.get("deprecated")):
+        return False
+    if (
+        any(getattr(diff, name) is not None for name in _VALIDATION_FIELDS)
+        or diff.properties_added
+        or diff.properties_deleted
+    ):
+        return False
+    changed = (a.keys() | b.keys()) - _HANDLED - _ANNOTATIONS
+    if any(not json_equal(a.get(k), b.get(k)) for k in changed):
+        return False
+    if isinstance(diff.base.value, dict) != isinstance(diff.revision.value, dict):
+        return False
+    if any(_shape(a.get(k)) != _shape(b.get(k)) for k in _SUBSCHEMA_KEYS):
+        return False
+    children = [*diff.properties_modified.values(), diff.items, diff.additional, diff.negated]
+    for sub in (diff.all_of, diff.any_of, diff.one_of):
+        if sub is None:
+            continue
+        if sub.added or sub.deleted:
+            return False
+        children.extend(member.diff for member in sub.modified)
+    return all(child is None or _annotations_only(child, seen) for child in children)
+
+
+_VALIDATION_FIELDS = (
+    "types",
+    "format",
+    "enum",
+    "nullable",
+    "read_only",
+    "write_only",
+    "minimum",
+    "maximum",
+    "min_length",
+    "max_length",
+    "min_items",
+    "max_items",
+    "min_properties",
+    "max_properties",
+    "unique_items",
+    "multiple_of",
+    "pattern",
+    "required",
+)
+"""SchemaDiff fields that change what a schema accepts (``default`` is an annotation)."""
 
 
 def _annotation_only(node: Node) -> bool:
@@ -1082,6 +1182,8 @@ def request_node_hits(diff: SchemaDiff, ctx: Context, body: bool) -> Iterator[Hi
     kind = "body" if body else "property"
     prefix: tuple[str, ...] = () if body else (NAME,)
     read_only = not body and _flag(diff.revision, "readOnly")
+    if body:
+        yield from _wrapped_hits(diff, "request")
     yield from _request_type(diff, ctx, kind, prefix, read_only)
     yield from _nullable_hits(diff, "request", kind, prefix)
     if not read_only:
@@ -1122,7 +1224,7 @@ def _request_type(
 ) -> Iterator[Hit]:
     if type_change(diff) is None and diff.format is None:
         return
-    if diff.list_of_types is not None or read_only:
+    if diff.list_of_types is not None or diff.one_of_wrap is not None or read_only:
         return
     breaking = breaking_type_change(diff, ctx.strongly_typed, widening_ok=True)
     check = f"request-{kind}-type-{'changed' if breaking else 'generalized'}"
@@ -1421,6 +1523,8 @@ def _subschema_hits(
             continue
         if label != "all-of" and diff.list_of_types is not None:
             continue
+        if label == "one-of" and kind == "body" and diff.one_of_wrap is not None:
+            continue  # the wrapping is the finding; a property's one-of-added still reports it
         keyword = {"all-of": "allOf", "any-of": "anyOf", "one-of": "oneOf"}[label]
         if sub.added:
             args = (subschemas_text(sub.added), *prefix, *tail)
@@ -1428,6 +1532,16 @@ def _subschema_hits(
         if sub.deleted:
             args = (subschemas_text(sub.deleted), *prefix, *tail)
             yield _hit(diff, f"{direction}-{kind}-{label}-removed", args, keyword, "old")
+
+
+def _wrapped_hits(diff: SchemaDiff, direction: str) -> Iterator[Hit]:
+    """One finding per body moved into a ``oneOf`` (a warning when an alternative keeps the
+    original schema: only overlapping alternatives can then reject an old payload)."""
+    wrap = diff.one_of_wrap
+    if wrap is None:
+        return
+    suffix = "-original-preserved" if wrap.preserved else ""
+    yield _hit(diff, f"{direction}-body-wrapped-in-one-of{suffix}", (), "oneOf")
 
 
 def _discriminator(node: Node) -> tuple[str, dict[str, str]] | None:
@@ -1482,6 +1596,8 @@ def response_node_hits(diff: SchemaDiff, ctx: Context, body: bool) -> Iterator[H
     kind = "body" if body else "property"
     prefix: tuple[str, ...] = () if body else (NAME,)
     write_only = not body and _flag(diff.revision, "writeOnly")
+    if body:
+        yield from _wrapped_hits(diff, "response")
     yield from _response_type(diff, ctx, kind, prefix)
     yield from _nullable_hits(diff, "response", kind, prefix)
     yield from _list_of_types_hits(diff, "response", kind, prefix)
@@ -1501,7 +1617,7 @@ def _response_type(
 ) -> Iterator[Hit]:
     if type_change(diff) is None and diff.format is None:
         return
-    if diff.list_of_types is not None:
+    if diff.list_of_types is not None or diff.one_of_wrap is not None:
         return
     if breaking_type_change(diff, ctx.strongly_typed, widening_ok=False):
         yield _hit(
@@ -1993,7 +2109,7 @@ def request_child_hits(differ: SchemaDiffer, diff: SchemaDiff) -> Iterator[Hit]:
     props_a = differ.old.entries(diff.base, "properties")
     props_b = differ.new.entries(diff.revision, "properties")
     required_b = _names(diff.revision.data.get("required"))
-    for name in diff.properties_deleted:
+    for name in _removed(diff):
         node = props_a[name]
         if not _flag(node, "readOnly"):
             yield _prop_hit(node, "request-property-removed", (NAME,), name, "old")
@@ -2029,7 +2145,7 @@ def response_child_hits(differ: SchemaDiffer, diff: SchemaDiff, root: bool) -> I
     props_b = differ.new.entries(diff.revision, "properties")
     required_a = _names(diff.base.data.get("required"))
     required_b = _names(diff.revision.data.get("required"))
-    for name in diff.properties_deleted:
+    for name in _removed(diff):
         node = props_a[name]
         required = "required" if name in required_a else "optional"
         write = "write-only-" if _flag(node, "writeOnly") else ""
@@ -2064,6 +2180,13 @@ def response_child_hits(differ: SchemaDiffer, diff: SchemaDiff, root: bool) -> I
             )
             yield _prop_hit(_required_at(diff.revision, name), check, (NAME, STATUS), name, "new")
     yield from _mutability_hits(diff, "response", props_b)
+
+
+def _removed(diff: SchemaDiff) -> list[str]:
+    """Deleted properties, less those that moved into a ``oneOf`` wrapping's alternatives."""
+    if diff.one_of_wrap is None:
+        return diff.properties_deleted
+    return [n for n in diff.properties_deleted if n not in diff.one_of_wrap.moved]
 
 
 def _required_at(node: Node, name: str) -> Node:
