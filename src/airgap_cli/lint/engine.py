@@ -8,6 +8,7 @@ cross-document rules need. The parent merges and runs the cross-document rules.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import itertools
 import json
@@ -392,6 +393,9 @@ class LintEngine:
             if workers <= 1 or len(first) < 2 or _total_size(first) < _PARALLEL_MIN_BYTES:
                 return stdin_results + [self.lint_file(f) for f in first]
         futures = []
+        # Forked workers share the parent's objects; frozen, the cycle collector neither scans
+        # nor writes to them (which would copy their pages into every worker).
+        gc.freeze()
         with ProcessPoolExecutor(
             max_workers=workers, initializer=_init_worker, initargs=(self,)
         ) as pool:
