@@ -393,15 +393,19 @@ class LintEngine:
             if workers <= 1 or len(first) < 2 or _total_size(first) < _PARALLEL_MIN_BYTES:
                 return stdin_results + [self.lint_file(f) for f in first]
         futures = []
-        # Forked workers share the parent's objects; frozen, the cycle collector neither scans
-        # nor writes to them (which would copy their pages into every worker).
-        gc.freeze()
         with ProcessPoolExecutor(
             max_workers=workers, initializer=_init_worker, initargs=(self,)
         ) as pool:
-            batch = first[:_BATCH_FILES]
-            pending = first[_BATCH_FILES:]
-            for name in itertools.chain(pending, files):
+            # Workers are forked at the first submit. Frozen meanwhile, the parent's objects are
+            # neither scanned nor written by the workers' cycle collector (which would copy their
+            # pages into every worker); unfrozen after, so the parent still collects its garbage.
+            gc.freeze()
+            try:
+                futures.append(pool.submit(_lint_chunk, first[:_BATCH_FILES]))
+            finally:
+                gc.unfreeze()
+            batch: list[str] = []
+            for name in itertools.chain(first[_BATCH_FILES:], files):
                 if name == "-":
                     stdin_results.append(self.lint_file("-", stdin or b""))
                     continue
