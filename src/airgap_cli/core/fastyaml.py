@@ -19,6 +19,7 @@ GitLab read YAML 1.1, and it keeps no lines, so it is used only where the two ca
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import yaml_rs
@@ -207,27 +208,37 @@ _KEY = re.compile(r"(?:\"([^\"\\]*)\"|'([^']*)'|([^\s\"'#][^#]*?))[ \t]*:(?:[ \t
 """A block mapping key at the start of a line: double-quoted (no escapes), single-quoted, plain."""
 
 
+def _entries(lines: list[str], row: int, column: int, text: str) -> Iterator[tuple[int, str]]:
+    """(row, stripped text) of each line from ``row`` that starts at ``column``, until one starts
+    further left. ``text`` stands for ``lines[row]`` (it may be the part after a ``- ``); blank,
+    comment and deeper lines are skipped."""
+    for i in range(row, len(lines)):
+        here = text if i == row else lines[i]
+        stripped = here.lstrip(" ")
+        if not stripped or stripped[0] == "#":
+            continue
+        indent = len(here) - len(stripped)
+        if indent < column:
+            return
+        if indent == column:
+            yield i, stripped
+
+
+def _is_dash(stripped: str) -> bool:
+    return stripped == "-" or stripped.startswith("- ")
+
+
 def _find_key(
     lines: list[str], row: int, column: int, text: str, keys: list[str], wanted: str
 ) -> tuple[int, str] | None:
     """(row, text after the colon) of ``wanted``, checking the keys met come in order.
 
-    The mapping's keys sit at ``column``; deeper lines, and ``- `` lines at ``column`` (the
-    previous key's indentless list), are its values; a shallower line ends it.
+    The mapping's keys sit at ``column``; ``- `` lines there are the previous key's indentless
+    list.
     """
     expected = iter(keys)
-    i, end = row, len(lines)
-    while i < end:
-        here = text if i == row else lines[i]
-        stripped = here.lstrip(" ")
-        if not stripped or stripped[0] == "#":
-            i += 1
-            continue
-        indent = len(here) - len(stripped)
-        if indent < column:
-            return None  # the mapping ended before the key was met
-        if indent > column or stripped == "-" or stripped.startswith("- "):
-            i += 1  # nested, or the previous key's indentless list
+    for i, stripped in _entries(lines, row, column, text):
+        if _is_dash(stripped):
             continue
         match = _KEY.match(stripped)
         if match is None:
@@ -239,8 +250,7 @@ def _find_key(
         if _unclosed(rest):
             return None
         if key == wanted:
-            return i, " " * (len(here) - len(rest)) + rest
-        i += 1
+            return i, " " * (column + len(stripped) - len(rest)) + rest
     return None
 
 
@@ -248,27 +258,14 @@ def _find_item(
     lines: list[str], row: int, column: int, text: str, wanted: int
 ) -> tuple[int, str] | None:
     """(row, text after the dash) of item ``wanted`` of the block sequence at ``column``."""
-    count = -1
-    i, end = row, len(lines)
-    while i < end:
-        here = text if i == row else lines[i]
-        stripped = here.lstrip(" ")
-        if not stripped or stripped[0] == "#":
-            i += 1
-            continue
-        indent = len(here) - len(stripped)
-        if indent > column:
-            i += 1
-            continue
-        if indent < column or not (stripped == "-" or stripped.startswith("- ")):
+    for count, (i, stripped) in enumerate(_entries(lines, row, column, text)):
+        if not _is_dash(stripped):
             return None
-        count += 1
         rest = stripped[1:].lstrip(" ")
         if _unclosed(rest):
             return None
         if count == wanted:
-            return i, " " * (len(here) - len(rest)) + rest
-        i += 1
+            return i, " " * (column + len(stripped) - len(rest)) + rest
     return None
 
 
@@ -318,8 +315,7 @@ def _nested(lines: list[str], start: int, column: int, in_item: bool) -> int | N
     indent = len(lines[row]) - len(stripped)
     if indent > column:
         return row
-    dash = stripped == "-" or stripped.startswith("- ")
-    return row if indent == column and dash and not in_item else None
+    return row if indent == column and _is_dash(stripped) and not in_item else None
 
 
 def fast_documents(text: str, path: str) -> list[RawDocument] | None:
