@@ -145,6 +145,12 @@ REVERSIBLE = [
     *(f"response-{k}-prefix-items-added" for k in ("body", "property")),
     *(f"request-{k}-dependent-required-added" for k in ("body", "property")),
     *(f"response-{k}-dependent-required-removed" for k in ("body", "property")),
+    # boolean false schemas: narrowing a request to nothing, or a response back to something
+    *(f"request-{k}-schema-became-false" for k in ("body", "property", "parameter")),
+    "request-parameter-property-schema-became-false",
+    "response-body-schema-became-false",
+    "response-property-schema-became-not-false",
+    "response-header-schema-became-not-false",
     # generated bound set/unset: a bound set on a request, or dropped from a response
     *generated_bounds("request", "set"),
     *generated_bounds("response", "unset"),
@@ -181,6 +187,7 @@ SIDE_SWAPS = [
     ("request-property-prefix-items-removed", "response-property-prefix-items-added"),
     ("request-body-dependent-required-added", "response-body-dependent-required-removed"),
     ("request-property-dependent-required-added", "response-property-dependent-required-removed"),
+    ("request-property-schema-became-false", "response-property-schema-became-not-false"),
     *(
         (f"request-{k}-{label}-set", f"response-{k}-{label}-unset")
         for label, _ in BOUND_LABELS

@@ -37,6 +37,7 @@ from airgap_cli.openapi.schema_diff import (
     escape,
     exclusive_pair,
     extensible_enum_removed,
+    false_schema_id,
     gained_null,
     go_uint,
     go_value,
@@ -180,7 +181,7 @@ class _View:
         if self.swagger:
             return _schema_view(param)
         schema = param.data.get("schema")
-        if not isinstance(schema, dict):
+        if not isinstance(schema, dict) and schema is not False:  # `false`: accepts nothing
             return None
         return self.r.child(param, "schema")
 
@@ -241,7 +242,8 @@ class _View:
         for media, entry in self.r.entries(owner, "content").items():
             if not isinstance(entry.value, dict):
                 continue
-            has_schema = isinstance(entry.data.get("schema"), dict)
+            schema = entry.data.get("schema")
+            has_schema = isinstance(schema, dict) or schema is False  # `false`: accepts nothing
             out[media] = self.r.child(entry, "schema") if has_schema else None
         return out
 
@@ -974,8 +976,8 @@ class _Operation:
         """A ``schema`` or 3.2 ``itemSchema`` appearing in, or leaving, a media type kept on
         both sides (newest oasdiff): on a request a new schema narrows what may be sent, on a
         response a lost one widens what may come back. A ``schema`` that accepts everything
-        (``{}``, ``true``, annotations only) changes no contract and is not reported, nor is one
-        arriving as ``false`` (oasdiff's uncatalogued ``*-body-schema-became-false``)."""
+        (``{}``, ``true``, annotations only) changes no contract and is not reported; one
+        arriving as ``false`` withdraws the payload: ``*-body-schema-became-false``."""
         if self.c.old.swagger or self.c.new.swagger:
             return
         before = self.c.old.r.entries(old_owner, "content").get(old_media)
@@ -992,7 +994,11 @@ class _Operation:
             check = f"{direction}-body-media-type-{label}"
             if key in b:
                 node = self.c.new.r.child(after, key)
-                if key == "schema" and _schema_kind(node) != "regular":
+                kind = _schema_kind(node) if key == "schema" else "regular"
+                if kind == "false":
+                    check = false_schema_id(f"{direction}-body", True)
+                    self.emit(check, (), node or after, "new", (new_media,))
+                if kind != "regular":
                     continue
                 self.emit(f"{check}-added", (new_media, *tail), node or after, "new", (new_media,))
                 continue
@@ -1132,6 +1138,10 @@ class _Operation:
         diff = self.c.differ.diff(self.c.old.param_schema(old), self.c.new.param_schema(new))
         if diff is None:
             return
+        if diff.false_schema is not None:
+            check = false_schema_id("response-header", diff.false_schema)
+            self.emit(check, (name, status), diff.revision, "new", (name,))
+            return
         for label, bound, action, value in bound_edits(diff):
             side = "new" if action == "set" else "old"
             where = _keyword(diff.revision if side == "new" else diff.base, bound)
@@ -1155,6 +1165,9 @@ def _parameter_schema_hits(
     ``defaults`` is False for a parameter required in either version: a client must send it, so
     oasdiff does not report its default value changing.
     """
+    if diff.false_schema is not None:
+        yield false_schema_id("request-parameter", diff.false_schema), (where, name), "", "new"
+        return
     yield from _parameter_type(diff, where, name)
     keyword = "nullable" if diff.nullable is not None else "type"
     if diff.null_wrap:  # newest oasdiff: at parameter level a null wrap is a list-of-types change
@@ -1240,6 +1253,10 @@ def _parameter_property_hits(
         yield from _header_became_required(differ, diff, name, root=True, prefix="")
     for path, leaf, child in walk_tree(diff):
         prop = _property_name(path, leaf)
+        if child.false_schema is not None:
+            check = false_schema_id("request-parameter-property", child.false_schema)
+            yield check, (prop, where, name), child.revision, "new"
+            continue
         for check in _property_type(child):
             type_hit = (where, name, prop, *type_args(child))
             yield check, type_hit, _keyword(child.revision, "type"), "new"

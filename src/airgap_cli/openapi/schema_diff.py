@@ -500,6 +500,12 @@ class SchemaDiff:
     exclusive bounds, 3.1 keywords); absent is None. They also set ``other``."""
     one_of_wrap: OneOfWrap | None = None
     """Set when an object with properties became a ``oneOf`` wrapper (its ``one_of`` is set too)."""
+    false_schema: bool | None = None
+    """True when the node became the boolean ``false`` (accepts nothing), False when it stopped
+    being ``false``; such a diff carries nothing else, so only the transition is reported."""
+    items_false: bool | None = None
+    """An ``items`` appearing as ``false`` (True, closing a tuple) or a ``false`` one leaving
+    (False): one-sided, so no ``items`` diff exists to carry it (newest oasdiff)."""
 
     def empty(self) -> bool:
         """True when nothing at all differs (oasdiff's ``SchemaDiff.Empty``)."""
@@ -535,6 +541,8 @@ class SchemaDiff:
             or self.discriminator
             or self.other
             or self.list_of_types
+            or self.false_schema is not None
+            or self.items_false is not None
         )
 
 
@@ -576,6 +584,9 @@ class SchemaDiffer:
         return final
 
     def _build(self, base: Node, revision: Node) -> SchemaDiff:
+        if (base.value is False) != (revision.value is False):
+            # the keyword-level echoes of a `false` schema (type removed...) are not reported
+            return SchemaDiff(base, revision, false_schema=revision.value is False)
         wrapped = self._null_wrap(base, revision)
         if wrapped is not None:
             return wrapped
@@ -638,9 +649,13 @@ class SchemaDiffer:
             child = self.diff(props_a[name], props_b[name])
             if child is not None:
                 result.properties_modified[name] = child
-        result.items = self.diff(
-            _schema_child(old, base, "items"), _schema_child(new, revision, "items")
-        )
+        items_a = _schema_child(old, base, "items", boolean_false=True)
+        items_b = _schema_child(new, revision, "items", boolean_false=True)
+        result.items = self.diff(items_a, items_b)
+        if items_a is None and items_b is not None and items_b.value is False:
+            result.items_false = True
+        elif items_b is None and items_a is not None and items_a.value is False:
+            result.items_false = False
         result.additional = self.diff(
             _schema_child(old, base, "additionalProperties"),
             _schema_child(new, revision, "additionalProperties"),
@@ -944,10 +959,16 @@ def _shape(value: Any) -> Any:
     return value if isinstance(value, bool) else None
 
 
-def _schema_child(resolver: Resolver, parent: Node, key: str) -> Node | None:
-    """A sub-schema member (items, not, additionalProperties) when it is a schema object."""
+def _schema_child(
+    resolver: Resolver, parent: Node, key: str, *, boolean_false: bool = False
+) -> Node | None:
+    """A sub-schema member (items, not, additionalProperties) when it is a schema object.
+
+    ``boolean_false`` also admits ``false`` (3.1 ``items: false`` is a schema in oasdiff, while
+    ``additionalProperties: false`` is a flag there).
+    """
     raw = parent.data.get(key)
-    if not isinstance(raw, dict | Node):
+    if not (isinstance(raw, dict | Node) or (boolean_false and raw is False)):
         return None
     return resolver.child(parent, key)
 
@@ -1181,6 +1202,9 @@ def request_node_hits(diff: SchemaDiff, ctx: Context, body: bool) -> Iterator[Hi
     """Checks on one request schema node: the body itself (``body``) or a property."""
     kind = "body" if body else "property"
     prefix: tuple[str, ...] = () if body else (NAME,)
+    if diff.false_schema is not None:
+        yield _false_hit(diff, f"request-{kind}", prefix)
+        return
     read_only = not body and _flag(diff.revision, "readOnly")
     if body:
         yield from _wrapped_hits(diff, "request")
@@ -1595,6 +1619,9 @@ def response_node_hits(diff: SchemaDiff, ctx: Context, body: bool) -> Iterator[H
     """Checks on one response schema node: the body itself (``body``) or a property."""
     kind = "body" if body else "property"
     prefix: tuple[str, ...] = () if body else (NAME,)
+    if diff.false_schema is not None:  # oasdiff names no status for the body
+        yield _false_hit(diff, f"response-{kind}", () if body else (NAME, STATUS))
+        return
     write_only = not body and _flag(diff.revision, "writeOnly")
     if body:
         yield from _wrapped_hits(diff, "response")
@@ -1610,6 +1637,29 @@ def response_node_hits(diff: SchemaDiff, ctx: Context, body: bool) -> Iterator[H
     yield from _subschema_hits(diff, "response", kind, prefix, ctx)
     yield from _discriminator_hits(diff, "response", kind, prefix)
     yield from keyword_hits(diff, "response", kind)
+
+
+def false_schema_id(scope: str, became_false: bool) -> str:
+    """``{scope}-schema-became-false`` or ``-not-false`` (scope: ``request-body``...)."""
+    return f"{scope}-schema-became-{'false' if became_false else 'not-false'}"
+
+
+def _false_hit(diff: SchemaDiff, scope: str, args: tuple[str, ...]) -> Hit:
+    """The one finding of a node that became, or stopped being, the boolean ``false``."""
+    assert diff.false_schema is not None
+    return _hit(diff, false_schema_id(scope, diff.false_schema), args, "")
+
+
+def _items_false_hit(diff: SchemaDiff, direction: str) -> Iterator[Hit]:
+    """An ``items: false`` appearing or leaving, named ``<property>/items`` as oasdiff does."""
+    if diff.items_false is None:
+        return
+    node = diff.revision if diff.items_false else diff.base
+    side = "new" if diff.items_false else "old"
+    items = Node(None, node.doc, f"{node.pointer}/items")
+    args: tuple[str, ...] = (NAME, STATUS) if direction == "response" else (NAME,)
+    check = false_schema_id(f"{direction}-property", diff.items_false)
+    yield _prop_hit(items, check, args, "items", side)
 
 
 def _response_type(
@@ -2137,6 +2187,7 @@ def request_child_hits(differ: SchemaDiffer, diff: SchemaDiff) -> Iterator[Hit]:
                 node = _required_at(diff.base, name)
                 yield _prop_hit(node, "request-property-became-optional", (NAME,), name, "old")
     yield from _mutability_hits(diff, "request", props_b)
+    yield from _items_false_hit(diff, "request")
 
 
 def response_child_hits(differ: SchemaDiffer, diff: SchemaDiff, root: bool) -> Iterator[Hit]:
@@ -2180,6 +2231,7 @@ def response_child_hits(differ: SchemaDiffer, diff: SchemaDiff, root: bool) -> I
             )
             yield _prop_hit(_required_at(diff.revision, name), check, (NAME, STATUS), name, "new")
     yield from _mutability_hits(diff, "response", props_b)
+    yield from _items_false_hit(diff, "response")
 
 
 def _removed(diff: SchemaDiff) -> list[str]:
