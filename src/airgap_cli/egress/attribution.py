@@ -483,6 +483,11 @@ class ProcessTable:
                 return None, last[1]
             return None, (Process(pid, (), exe), stat.ppid)
         cmdline = tuple(part.decode(errors="replace") for part in parts)
+        if not exe:  # exiting (its memory map already gone): not cached, a later look retries
+            last = self._last.get(pid)
+            if last is not None and last[0][1] == stat.starttime and last[1][0].exe:
+                return None, last[1]
+            return None, (Process(pid, cmdline, exe), stat.ppid)
         entry = (Process(pid, cmdline, exe), stat.ppid)
         _trim(self._processes)
         _trim(self._last)
