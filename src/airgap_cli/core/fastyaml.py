@@ -46,6 +46,7 @@ _NUMBERISH = (
     r"|\.[0-9]"  # -.5 is a number only in 1.2
     r"|[0-9]+\.(?![0-9])"  # 1.
     r"|\.(?:inf|Inf|INF|nan|NaN|NAN)"
+    r"|_+[0-9.]"  # yaml-rs drops underscores anywhere: _1 is 1 there, a string in 1.1
     r")[0-9a-fA-F_.:+xXoO-]*+"
     r"|\+[0-9.][0-9a-fA-F_.:+xXoO-]*+"  # +12
 )
@@ -76,7 +77,7 @@ _RISKY = rf"(?:{_NUMBERISH}|{_WORDS}){_END}"
 _REFUSED = (
     *(
         re.compile(
-            lead + r"[ \t]*+(?=[-+.0-9yYnNoO=~tTfF:?&*!%@`{|>\[])(?:" + "|".join(bodies) + ")"
+            lead + r"[ \t]*+(?=[-+.0-9_yYnNoO=~tTfF:?&*!%@`{|>\[])(?:" + "|".join(bodies) + ")"
         )
         for lead, bodies in (
             (r"\n", (_RISKY, _NON_STRING_KEY, _NODE_PROPERTY, _ODD, _BLOCK_INDICATOR)),
