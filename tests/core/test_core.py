@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airgap_cli.core.config import load_config
 from airgap_cli.core.errors import ConfigError, InputError
 from airgap_cli.core.findings import Finding, Location, Report, Severity
-from airgap_cli.core.hosts import Boundary, parse_image
+from airgap_cli.core.hosts import URL_PATTERN, Boundary, find_urls, parse_image
 from airgap_cli.core.yamlio import line_of, load_documents
 
 
@@ -116,3 +116,18 @@ def test_exponent_floats_are_numbers_as_in_yaml_1_2() -> None:
     YAML 1.1. Reading it as a string made a valid OpenAPI spec invalid here."""
     [doc] = load_documents("a: 1e5\nb: 1.5e3\nc: -2E-3\nd: '1e5'\ne: e5\n", "x.yaml")
     assert doc.data == {"a": 1e5, "b": 1.5e3, "c": -2e-3, "d": "1e5", "e": "e5"}
+
+
+@settings(max_examples=600)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["http", "HTTPS", "://", "git", "+", "ssh", "s3", "x", "_", "é", " ", "\n", "a.b",
+             "/", ":", "'", "{", "ws", "hdfs", "0", ".", "?q=1&r", "-", "GS", "ftp"]
+        ),
+        max_size=30,
+    )
+)  # fmt: skip
+def test_find_urls_matches_url_pattern(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert list(find_urls(text)) == [(m.group(), m.start()) for m in URL_PATTERN.finditer(text)]

