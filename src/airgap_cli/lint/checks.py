@@ -48,6 +48,8 @@ class Catalogue:
     """Per setting, the literal keys of its path: a document lacking one cannot hold it."""
     settings_gate: tuple[str, ...] = ()
     """The rarest literal key of each setting: a text with none of them holds no setting."""
+    settings_keys: tuple[re.Pattern[str], ...] = ()
+    """The same keys followed by their colon (``Document.may_have_key``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +92,8 @@ def load_catalogue() -> Catalogue:
     )
     # One search per document: the longest (rarest) literal key of each setting.
     rarest = tuple(sorted({max(keys, key=len) for keys in required if keys}))
-    return Catalogue(env, settings, required, rarest)
+    key_ends = tuple(re.compile(re.escape(key) + _KEY_END) for key in rarest)
+    return Catalogue(env, settings, required, rarest, key_ends)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -166,6 +169,9 @@ def _blob_line(doc: Document, path: Path, text: str, offset: int) -> int | None:
 
 # --- document checks -----------------------------------------------------------------------------
 _URL_MARK = "://"
+_KEY_END = r"['\"]?[ \t]*:"
+_ENDPOINT_KEY = re.compile("endpoint" + _KEY_END)
+_HUB_KEY = re.compile("hub" + _KEY_END)
 _RESOLVER_FLAG = "--certificatesresolvers."
 _HUB_TOKEN_FLAG = "--hub.token"
 _FALLBACK_WORDS = ("fallback", "failover")
@@ -213,7 +219,9 @@ def telemetry_not_disabled(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
 def _settings(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
     # Only settings whose every literal key the document has can match; then only scalars and
     # lists under one of their last keys are compared against the patterns.
-    if not doc.may_contain(ctx.catalogue.settings_gate):
+    if not doc.may_contain(ctx.catalogue.settings_gate) or not any(
+        doc.may_have_key(pattern) for pattern in ctx.catalogue.settings_keys
+    ):
         return
     keys = doc.walk().keys
     relevant = [
@@ -292,6 +300,7 @@ def otel_endpoint_external(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
     if (
         doc.doc_type in (KUBERNETES, HELM_VALUES)
         and doc.may_contain("endpoint", ignore_case=True)
+        and doc.may_have_key(_ENDPOINT_KEY, ignore_case=True)
         and any(k.lower().endswith("endpoint") for k in index.keys)
     ):
         for path, value in index.strings_where(key_ok=_endpoint_key):
@@ -530,7 +539,8 @@ def _approved(node: Any) -> bool:
 def traefik_hub_airgap_disabled(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
     """Traefik Hub in use (a token is set) without offline mode."""
     index = doc.walk()
-    for path, node in index.dicts if doc.may_contain("hub") and "hub" in index.keys else []:
+    hub = doc.may_contain("hub") and doc.may_have_key(_HUB_KEY) and "hub" in index.keys
+    for path, node in index.dicts if hub else []:
         if not path or path[-1] != "hub" or "token" not in node:
             continue
         offline = node.get("offline")

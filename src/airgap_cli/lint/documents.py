@@ -216,6 +216,22 @@ class Document:
             return any(n in text for n in needle)
         return needle.search(text) is not None
 
+    def may_have_key(self, key_end: re.Pattern[str], *, ignore_case: bool = False) -> bool:
+        """False only when no mapping key of this document can match ``key_end``, a pattern for
+        the end of a key's text up to its colon (``name['"]?[ \\t]*:``; lower-case with
+        ``ignore_case``).
+
+        Answers only for texts the fast parser took, where every key is a plain or quoted key on
+        one line (no complex ``?`` keys, no escapes); True otherwise.
+        """
+        if self.lines is None or self.text is None or self.escapes:
+            return True
+        if ignore_case:
+            if self.lowered is None:
+                self.lowered = self.text.lower()
+            return key_end.search(self.lowered) is not None
+        return key_end.search(self.text) is not None
+
     def line_at(self, path: tuple[str | int, ...] | list[str | int]) -> int | None:
         """Line of the node at ``path`` (its key's line, else the nearest parent's)."""
         if self.lines is None:
