@@ -224,13 +224,7 @@ class Document:
         Answers only for texts the fast parser took, where every key is a plain or quoted key on
         one line (no complex ``?`` keys, no escapes); True otherwise.
         """
-        if self.lines is None or self.text is None or self.escapes:
-            return True
-        if ignore_case:
-            if self.lowered is None:
-                self.lowered = self.text.lower()
-            return key_end.search(self.lowered) is not None
-        return key_end.search(self.text) is not None
+        return self.lines is None or self.may_contain(key_end, ignore_case=ignore_case)
 
     def line_at(self, path: tuple[str | int, ...] | list[str | int]) -> int | None:
         """Line of the node at ``path`` (its key's line, else the nearest parent's)."""
