@@ -52,7 +52,7 @@ OIDC_ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
 SIGSTORE_OTHERNAME = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
 """SAN otherName Fulcio uses for usernames (a DER UTF8String)."""
 
-KEYLESS_RULES: dict[str, dict[str, str]] = {
+_KEYLESS_TEXTS: dict[str, dict[str, str]] = {
     "bundle-identity-mismatch": {
         "severity": "critical",
         "title": "Signer identity is not the expected one",
@@ -94,7 +94,10 @@ KEYLESS_RULES: dict[str, dict[str, str]] = {
         "remediation": "The log entry records a different signature, certificate or artifact than the bundle carries: obtain the bundle as the signer wrote it.",
     },
 }
-ALL_RULES: dict[str, dict[str, str]] = {**RULES, **KEYLESS_RULES}
+KEYLESS_RULES: dict[str, dict[str, Any]] = {
+    rule_id: {**meta, "compliance": list(COMPLIANCE)} for rule_id, meta in _KEYLESS_TEXTS.items()
+}
+ALL_RULES: dict[str, dict[str, Any]] = {**RULES, **KEYLESS_RULES}
 
 
 # --- identity policy ---------------------------------------------------------------------------

@@ -57,7 +57,7 @@ COMPLIANCE = (
     "OWASP-LLM:LLM03:2025",
 )
 
-RULES: dict[str, dict[str, str]] = {
+_RULE_TEXTS: dict[str, dict[str, str]] = {
     "bundle-file-modified": {
         "severity": "critical",
         "title": "File content differs from the signed digest",
@@ -114,6 +114,11 @@ RULES: dict[str, dict[str, str]] = {
         "remediation": "Obtain an intact Sigstore bundle v0.3 from the signer; a damaged bundle proves nothing.",
     },
 }
+
+RULES: dict[str, dict[str, Any]] = {
+    rule_id: {**meta, "compliance": list(COMPLIANCE)} for rule_id, meta in _RULE_TEXTS.items()
+}
+"""Rule metadata for reports; every verification rule evidences provenance and authenticity."""
 
 PublicKeys = ec.EllipticCurvePublicKey | Sequence[ec.EllipticCurvePublicKey]
 

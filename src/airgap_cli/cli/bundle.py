@@ -38,7 +38,7 @@ KeyOpt = Annotated[Path, typer.Option("--key", "-k", help="Key file.", dir_okay=
 PathArg = Annotated[Path, typer.Argument(help="A directory, a tarball or a single file.")]
 
 
-def _private_key(path: Path) -> ec.EllipticCurvePrivateKey:
+def signing_key(path: Path) -> ec.EllipticCurvePrivateKey:
     """Load a signing key, asking for the password only when the file is encrypted."""
     from airgap_cli.bundle import keys
 
@@ -120,7 +120,7 @@ def sign_command(
                 err=True,
             )
             raise typer.Exit(1)
-        private = _private_key(key)
+        private = signing_key(key)
         bundle = (
             sign.sign_directory(path, private, ignore=list(ignore or []))
             if path.is_dir()
@@ -257,10 +257,15 @@ def verify_command(
             public = keys.load_public_key(keys.read_key_file(key), str(key))
             if not sig.exists():
                 raise InputError("signature file not found", path=sig)
-            from airgap_cli.bundle.attest import is_mlbom_attestation, verify_mlbom
+            from airgap_cli.bundle import attest
 
-            attested = is_mlbom_attestation(sig)
-            result = verify_mlbom(path, public, sig) if attested else verify_path(path, public, sig)
+            kind = attest.attestation_type(sig)
+            if kind == attest.CYCLONEDX_PREDICATE:
+                result = attest.verify_mlbom(path, public, sig)
+            elif kind == attest.AUDIT_PREDICATE:
+                result = attest.verify_report(path, [public], sig)
+            else:
+                result = verify_path(path, public, sig)
             signer = str(key)
         verdict.findings += result.findings
         verdict.details["bundle"] = {
@@ -353,7 +358,7 @@ def mlbom_command(
         text, findings = build_mlbom(path, spec_version=spec_version)
         attestation = None
         if sign and key is not None:
-            attestation = sign_mlbom(path, text, _private_key(key))
+            attestation = sign_mlbom(path, text, signing_key(key))
         if output is not None:
             write_atomic(output, text)
         else:

@@ -59,7 +59,7 @@ def check_command(
         combined = Report(command="check", tool_version=__version__)
         for static_check in CHECKS:
             combined.extend(static_check(targets, cfg))
-        specs = set(combined.details.get("openapi_specs", ()))
+        specs = set(combined.details.pop("openapi_specs", ()))
         combined.skipped = [s for s in combined.skipped if s.path not in specs]  # not skipped
         threshold = finish(combined, cfg, baseline, write_baseline_to, quiet)
     emit(
