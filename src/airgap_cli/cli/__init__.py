@@ -11,6 +11,7 @@ from airgap_cli import __version__
 from airgap_cli.cli import bundle, egress, openapi
 from airgap_cli.cli.check import check_command
 from airgap_cli.cli.lint import lint_command
+from airgap_cli.cli.merge import merge_command
 from airgap_cli.cli.report import report_command
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app = typer.Typer(
 COMMANDS: list[tuple[str, Callable[..., None]]] = [
     ("check", check_command),
     ("lint", lint_command),
+    ("merge", merge_command),
     ("report", report_command),
 ]
 """Every command, registered once; only commands that work are listed."""

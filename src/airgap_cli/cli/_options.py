@@ -93,4 +93,12 @@ WriteBaselineOpt = Annotated[
         dir_okay=False,
     ),
 ]
+ShardOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="I/N",
+        help="Only shard I of N (e.g. $CI_NODE_INDEX/$CI_NODE_TOTAL); `airgap merge` joins them.",
+    ),
+]
 DEFAULT_FAIL_ON = "low"

@@ -21,10 +21,11 @@ from airgap_cli.cli._options import (
     OutputOpt,
     QuietOpt,
     ReportOpt,
+    ShardOpt,
     VerboseOpt,
     WriteBaselineOpt,
 )
-from airgap_cli.cli.lint import finish, run_lint
+from airgap_cli.cli.lint import finish, run_lint, with_shard
 from airgap_cli.core.config import Config, load_config
 from airgap_cli.core.errors import UsageError
 from airgap_cli.core.findings import InputIssue, Report, Skipped
@@ -43,6 +44,7 @@ def check_command(
     config: ConfigOpt = None,
     baseline: BaselineOpt = None,
     write_baseline_to: WriteBaselineOpt = None,
+    shard: ShardOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     no_color: NoColorOpt = False,
@@ -53,7 +55,7 @@ def check_command(
         if not path.is_dir():
             raise UsageError("not a directory", path=path)
         extra = parse_reports(report)
-        cfg = load_config(config, path)
+        cfg = with_shard(load_config(config, path), shard, write_baseline_to)
         root = cfg.root if cfg.path else path
         targets = [str(root / p) for p in cfg.lint.paths] or [str(path)]
         combined = Report(command="check", tool_version=__version__)
@@ -94,6 +96,8 @@ def _bundles(targets: list[str], cfg: Config) -> Report:
 
     report = Report(command="bundle-verify", tool_version=__version__)
     for spec in cfg.bundles:
+        if cfg.shard is not None and not cfg.shard.owns(str(spec.path)):
+            continue  # another shard verifies it
         signature = spec.signature or sign.default_signature_path(spec.path)
         if not spec.path.exists() or not signature.exists():
             missing = spec.path if not spec.path.exists() else signature
@@ -136,7 +140,8 @@ def _found_bundles(targets: list[str], cfg: Config) -> Report:
 
     report = Report(command="bundle-verify", tool_version=__version__)
     pinned = {spec.path.resolve() for spec in cfg.bundles}
-    found = discover(targets, (f"**/*{SIGNATURE_SUFFIX}",), ()).files  # not lint.exclude: *.json
+    globs = (f"**/*{SIGNATURE_SUFFIX}",)
+    found = discover(targets, globs, (), cfg.shard).files  # not lint.exclude: *.json
     publics = [keys.load_public_key(keys.read_key_file(k), str(k)) for k in cfg.bundle_keys]
     for signature in found:
         signed = Path(signature[: -len(SIGNATURE_SUFFIX)])
@@ -169,7 +174,7 @@ def _models(targets: list[str], cfg: Config) -> Report:
     from airgap_cli.bundle.modelscan import scan_paths
     from airgap_cli.lint.documents import discover
 
-    files = discover(targets, MODEL_GLOBS, cfg.lint.exclude).files
+    files = discover(targets, MODEL_GLOBS, cfg.lint.exclude, cfg.shard).files
     if not files:
         return Report(command="bundle-scan", tool_version=__version__)
     result = scan_paths(files)

@@ -21,11 +21,13 @@ from airgap_cli.cli._options import (
     OutputOpt,
     QuietOpt,
     ReportOpt,
+    ShardOpt,
     VerboseOpt,
     WriteBaselineOpt,
 )
 from airgap_cli.core.baseline import apply_baseline, load_baseline, write_baseline
 from airgap_cli.core.config import Config, load_config
+from airgap_cli.core.errors import UsageError
 from airgap_cli.core.findings import Report
 from airgap_cli.core.yamlio import check_bytes
 
@@ -58,6 +60,7 @@ def lint_command(
     config: ConfigOpt = None,
     baseline: BaselineOpt = None,
     write_baseline_to: WriteBaselineOpt = None,
+    shard: ShardOpt = None,
     include: IncludeOpt = None,
     exclude: ExcludeOpt = None,
     jobs: JobsOpt = None,
@@ -70,7 +73,7 @@ def lint_command(
     with user_errors(verbose):
         extra = parse_reports(report)
         cfg = load_config(config, _start(paths))
-        cfg = _with_globs(cfg, include, exclude)
+        cfg = with_shard(_with_globs(cfg, include, exclude), shard, write_baseline_to)
         result = run_lint(paths, cfg, jobs)
         threshold = finish(result, cfg, baseline, write_baseline_to, quiet)
     emit(
@@ -99,6 +102,20 @@ def _with_globs(cfg: Config, include: list[str] | None, exclude: list[str] | Non
     if exclude:
         lint = replace(lint, exclude=lint.exclude + tuple(exclude))
     return replace(cfg, lint=lint)
+
+
+def with_shard(cfg: Config, shard: str | None, write_baseline_to: Path | None) -> Config:
+    """The config restricted to ``--shard I/N``; a shard cannot write a baseline (it sees only
+    part of the findings: write it from the merged result or an unsharded run)."""
+    if shard is None:
+        return cfg
+    from dataclasses import replace
+
+    from airgap_cli.core.shard import Shard
+
+    if write_baseline_to is not None:
+        raise UsageError("--write-baseline needs every finding: run it without --shard")
+    return replace(cfg, shard=Shard.parse(shard))
 
 
 def run_lint(paths: list[str], cfg: Config, jobs: int | None = None) -> Report:

@@ -13,6 +13,7 @@ import jsonschema_rs
 
 from airgap_cli.core.errors import ConfigError, InputError
 from airgap_cli.core.hosts import Boundary
+from airgap_cli.core.shard import Shard
 from airgap_cli.core.yamlio import (
     DEFAULT_MAX_BYTES,
     LineDict,
@@ -90,6 +91,8 @@ class Config:
     bundle_keys: tuple[Path, ...] = ()
     """``bundle.keys``: keys for the signed bundles ``airgap check`` finds by itself."""
     openapi: OpenAPISettings = field(default_factory=OpenAPISettings)
+    shard: Shard | None = None
+    """``--shard I/N`` (never from the file): only this shard's files are read."""
 
     @property
     def root(self) -> Path:

@@ -331,7 +331,7 @@ def scan_paths(paths: list[str], config: Config) -> Report:
     started = time.perf_counter()
     report = Report(command="egress-scan", tool_version=__version__)
     enabled = _enabled_rules(config)
-    found = discover(paths, SCAN_INCLUDE, tuple(config.lint.exclude) + SCAN_EXCLUDE)
+    found = discover(paths, SCAN_INCLUDE, tuple(config.lint.exclude) + SCAN_EXCLUDE, config.shard)
     report.skipped += found.skipped
     report.errors += found.errors
     catalogue = load_catalogue()

@@ -603,6 +603,44 @@ class Fact:
     selector: dict[str, str] | None = None
     ignores: dict[str, str] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (a shard hands its facts to ``airgap merge``)."""
+        return {
+            "type": self.type,
+            "namespace": self.namespace,
+            "path": self.path,
+            "line": self.line,
+            "resource": self.resource,
+            "pointer": self.pointer,
+            "labels": self.labels,
+            "selector": self.selector,
+            "ignores": self.ignores,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Fact:
+        """Inverse of :meth:`to_dict`; ``ValueError`` for anything it did not write."""
+        if not isinstance(data, dict) or set(data) != _FACT_KEYS:
+            raise ValueError("not a fact (its keys differ)")
+        strings = ("type", "namespace", "path", "resource", "pointer")
+        if not all(isinstance(data[k], str) for k in strings):
+            raise ValueError("a fact's type, namespace, path, resource and pointer are strings")
+        if data["line"] is not None and not isinstance(data["line"], int):
+            raise ValueError("a fact's line is a number or null")
+        maps = [data["labels"], data["ignores"]] + (
+            [data["selector"]] if data["selector"] is not None else []
+        )
+        if not all(
+            isinstance(m, dict) and all(isinstance(v, str) for v in m.values()) for m in maps
+        ):
+            raise ValueError("a fact's labels, selector and ignores map strings to strings")
+        return cls(**data)
+
+
+_FACT_KEYS = frozenset(
+    {"type", "namespace", "path", "line", "resource", "pointer", "labels", "selector", "ignores"}
+)
+
 
 def collect_facts(doc: Document) -> Iterator[Fact]:
     """Facts for namespaces, pods, services and network policies."""

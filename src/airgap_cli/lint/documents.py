@@ -12,6 +12,7 @@ from typing import Any
 import pathspec
 
 from airgap_cli.core.findings import InputIssue, Skipped
+from airgap_cli.core.shard import Shard
 from airgap_cli.core.yamlio import LineList, RawDocument, line_of, pointer_segment
 
 KUBERNETES = "kubernetes"
@@ -353,13 +354,19 @@ class Discovery:
     errors: list[InputIssue]
 
 
-def discover(paths: list[str], include: tuple[str, ...], exclude: tuple[str, ...]) -> Discovery:
+def discover(
+    paths: list[str],
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    shard: Shard | None = None,
+) -> Discovery:
     """Expand paths into files. Named files are always read; directories are walked with the
     include/exclude globs, ``.gitignore``/``.airgapignore`` files, and without following
-    directory links (no loops, no escaping the tree)."""
+    directory links (no loops, no escaping the tree). With ``shard``, only the files (and
+    problems) of that shard."""
     skipped: list[Skipped] = []
     errors: list[InputIssue] = []
-    files = list(iter_discover(paths, include, exclude, skipped, errors))
+    files = list(iter_discover(paths, include, exclude, skipped, errors, shard))
     return Discovery(files, skipped, errors)
 
 
@@ -369,12 +376,15 @@ def iter_discover(
     exclude: tuple[str, ...],
     skipped: list[Skipped],
     errors: list[InputIssue],
+    shard: Shard | None = None,
 ) -> Iterator[str]:
     """``discover`` as a stream, each file once: linting can start before the walk ends.
-    What is skipped or refused is appended to ``skipped`` and ``errors`` as it is met."""
+    What is skipped or refused is appended to ``skipped`` and ``errors`` as it is met; with
+    ``shard``, what belongs to other shards is left out (once the walk is over, for those)."""
     include_spec = pathspec.GitIgnoreSpec.from_lines(include)
     exclude_spec = pathspec.GitIgnoreSpec.from_lines(exclude)
     seen: set[str] = set()
+    first_skipped, first_error = len(skipped), len(errors)
     for given in paths:
         found: Iterable[str] = ()
         if given == "-":
@@ -392,7 +402,11 @@ def iter_discover(
         for name in found:
             if name not in seen:
                 seen.add(name)
-                yield name
+                if shard is None or name == "-" or shard.owns(name):
+                    yield name
+    if shard is not None:  # each problem is reported by the one shard that owns its path
+        skipped[first_skipped:] = [s for s in skipped[first_skipped:] if shard.owns(s.path)]
+        errors[first_error:] = [e for e in errors[first_error:] if shard.owns(e.path)]
 
 
 def _walk(

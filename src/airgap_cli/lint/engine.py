@@ -335,8 +335,9 @@ class LintEngine:
         report = Report(command="lint", tool_version=__version__)
         skipped: list[Skipped] = []
         errors: list[InputIssue] = []
+        shard = self.config.shard
         files = iter_discover(
-            paths, self.config.lint.include, self.config.lint.exclude, skipped, errors
+            paths, self.config.lint.include, self.config.lint.exclude, skipped, errors, shard
         )
         results = self._run(files, stdin, jobs)
         report.skipped += skipped
@@ -349,18 +350,36 @@ class LintEngine:
             report.skipped += result.skipped
             report.errors += result.errors
             facts += result.facts
-        for rule in self.rules:
-            if rule.python in checks.CROSS_CHECKS:
-                for fact, hit in checks.CROSS_CHECKS[rule.python](facts, rule.params):
-                    finding = self._fact_finding(rule, fact, hit)
-                    if rule.id in fact.ignores:
-                        source = "annotation"
-                        report.suppressed.append(Suppressed(finding, fact.ignores[rule.id], source))
-                    else:
-                        report.findings.append(finding)
+        if shard is None:
+            self.cross_document(facts, report)
+        else:  # the cross-document rules need every shard's facts: `airgap merge` runs them
+            report.details["shard"] = {
+                **shard.to_dict(),
+                "cross_rules": [r.id for r in self.rules if r.python in checks.CROSS_CHECKS],
+                "facts": [fact.to_dict() for fact in facts],
+            }
         report.rules = {rule.id: rule.metadata() for rule in self.rules}
         report.timings["total"] = time.perf_counter() - started
         return report
+
+    def cross_document(
+        self, facts: list[Fact], report: Report, only: Iterable[str] | None = None
+    ) -> None:
+        """Run the cross-document rules (``only`` these ids) on ``facts`` into ``report``."""
+        wanted = None if only is None else set(only)
+        for rule in self.rules:
+            if rule.python not in checks.CROSS_CHECKS or (
+                wanted is not None and rule.id not in wanted
+            ):
+                continue
+            for fact, hit in checks.CROSS_CHECKS[rule.python](facts, rule.params):
+                finding = self._fact_finding(rule, fact, hit)
+                if rule.id in fact.ignores:
+                    report.suppressed.append(
+                        Suppressed(finding, fact.ignores[rule.id], "annotation")
+                    )
+                else:
+                    report.findings.append(finding)
 
     def _fact_finding(self, rule: Rule, fact: Fact, hit: Hit) -> Finding:
         variables = {"label": hit.label, "value": hit.evidence or "", **hit.variables}

@@ -29,7 +29,7 @@ def looks_like_spec(path: str) -> bool:
 
 def find_specs(targets: list[str], cfg: Config) -> list[Path]:
     """Specs under ``targets``: ``openapi.specs`` globs when configured, else sniffed files."""
-    found = discover(targets, cfg.lint.include, cfg.lint.exclude)
+    found = discover(targets, cfg.lint.include, cfg.lint.exclude, cfg.shard)
     if cfg.openapi.specs:
         wanted = pathspec.GitIgnoreSpec.from_lines(cfg.openapi.specs)
         root = cfg.root.resolve()
