@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit docs bench clean bench-data
+.PHONY: demo test test-gitlab lint typecheck unit docs bench clean bench-data
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,23 @@ unit: $(STAMP)
 	  || echo "slirp4netns could not be installed: its egress tests will be skipped"; fi
 	$(BIN)/pytest -n 2 tests
 
+## test-gitlab: run templates/airgap.gitlab-ci.yml on a real runner (gitlab-ci-local, shell
+## executor, offline): Node 22 and gitlab-ci-local from npm, rsync from Debian, into .tools/
+TOOLS     := .tools
+NODE_PKG  := node-linux-$(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x64)
+NODE22    := $(TOOLS)/node22/node_modules/$(NODE_PKG)/bin/node
+GCL       := $(TOOLS)/gcl/node_modules/gitlab-ci-local/dist/index.js
+GCL_VERSION := 4.75.1
+
+$(GCL):
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/node22 $(NODE_PKG)@22
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/gcl gitlab-ci-local@$(GCL_VERSION)
+
+test-gitlab: $(STAMP) $(GCL)
+	@command -v rsync >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq rsync) >/dev/null
+	AIRGAP_GITLAB_CI_LOCAL="$(abspath $(NODE22)) $(abspath $(GCL))" AIRGAP_REQUIRE_GITLAB_CI_LOCAL=1 \
+	  $(BIN)/pytest -p no:cacheprovider -m gitlab tests/gitlab
+
 ## docs: regenerate docs/rules.md and docs/openapi-checks.md from rules/
 docs: $(STAMP)
 	$(BIN)/python -m airgap_cli.lint.ruledocs docs/rules.md
@@ -53,4 +70,4 @@ bench-data:
 	  tar xzf "$$tgz" -C "$$dir" --strip-components=1 || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

@@ -57,7 +57,7 @@ def check_command(
         extra = parse_reports(report)
         cfg = with_shard(load_config(config, path), shard, write_baseline_to)
         root = cfg.root if cfg.path else path
-        targets = [str(root / p) for p in cfg.lint.paths] or [str(path)]
+        targets = [_as_given(root / p) for p in cfg.lint.paths] or [str(path)]
         combined = Report(command="check", tool_version=__version__)
         for static_check in CHECKS:
             combined.extend(static_check(targets, cfg))
@@ -73,6 +73,17 @@ def check_command(
         quiet=quiet,
         no_color=no_color,
     )
+
+
+def _as_given(path: Path) -> str:
+    """``lint.paths`` relative to the working directory when under it, as a user would type
+    them: file paths, fingerprints and shards then do not depend on where the checkout is
+    (every CI job has its own build directory)."""
+    absolute = path.absolute()
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix() or "."
+    except ValueError:
+        return str(absolute)
 
 
 def _lint(targets: list[str], cfg: Config) -> Report:

@@ -24,6 +24,7 @@ from airgap_cli.cli._options import (
 from airgap_cli.cli.lint import finish
 from airgap_cli.core.config import load_config
 from airgap_cli.core.errors import InputError
+from airgap_cli.core.results import ResultFile
 
 ResultsArg = Annotated[
     list[Path],
@@ -33,6 +34,15 @@ ResultsArg = Annotated[
         show_default=False,
     ),
 ]
+
+
+def _shards_config(results: list[ResultFile]) -> Path | None:
+    """The airgap.yaml the shards ran with, when they name one that is here."""
+    for result in results:
+        named = (result.shard or {}).get("config")
+        if isinstance(named, str) and Path(named).is_file():
+            return Path(named)
+    return None
 
 
 def merge_command(
@@ -54,8 +64,8 @@ def merge_command(
     setup_logging(verbose)
     with user_errors(verbose):
         extra = parse_reports(report)
-        cfg = load_config(config, Path("."))
         loaded, problems = load_results([str(p) for p in results])
+        cfg = load_config(config or _shards_config(loaded), Path("."))
         if not loaded:
             first = problems[0] if problems else None
             raise InputError(

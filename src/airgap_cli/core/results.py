@@ -203,7 +203,8 @@ def _check(validator: Any, data: Any, text: str, path: str) -> None:
         return
     where = list(error.instance_path)
     pointer = "".join(f"/{pointer_segment(p)}" for p in where) or "(top level)"
-    raise InputError(f"{pointer}: {error.message}", path=path, line=_line(text, path, where))
+    message = error.message if len(error.message) <= 240 else f"{error.message[:239]}…"
+    raise InputError(f"{pointer}: {message}", path=path, line=_line(text, path, where))
 
 
 def _line(text: str, path: str, where: list[str | int]) -> int | None:

@@ -8,6 +8,7 @@ the shards hand over.
 
 from __future__ import annotations
 
+import os
 import re
 import zlib
 from dataclasses import dataclass
@@ -40,8 +41,13 @@ class Shard:
         return cls(index, total)
 
     def owns(self, path: str) -> bool:
-        """Whether this shard handles ``path`` (as discovered; the same in every job)."""
-        return zlib.crc32(path.encode("utf-8", "surrogateescape")) % self.total == self.index - 1
+        """Whether this shard handles ``path``: decided on the path relative to the working
+        directory, so jobs checking the same tree from different build directories agree."""
+        key = os.path.normpath(path)
+        if os.path.isabs(key):
+            relative = os.path.relpath(key)
+            key = key if relative.startswith("..") else relative
+        return zlib.crc32(key.encode("utf-8", "surrogateescape")) % self.total == self.index - 1
 
     def to_dict(self) -> dict[str, Any]:
         """``{"index": i, "total": n}``."""

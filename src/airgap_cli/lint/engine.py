@@ -355,6 +355,7 @@ class LintEngine:
         else:  # the cross-document rules need every shard's facts: `airgap merge` runs them
             report.details["shard"] = {
                 **shard.to_dict(),
+                "config": str(self.config.path) if self.config.path else None,
                 "cross_rules": [r.id for r in self.rules if r.python in checks.CROSS_CHECKS],
                 "facts": [fact.to_dict() for fact in facts],
             }

@@ -48,7 +48,7 @@ def merge_results(results: Sequence[ResultFile], config: Config) -> Report:
         unique = {f.fingerprint: f for f in reversed(merged.findings)}  # an unsharded result
         merged.findings = [f for f in merged.findings if unique.pop(f.fingerprint, None)]
     merged.errors += issues
-    merged.details["merged"] = [r.describe() for r in results]
+    merged.details["merged"] = {"results": [r.describe() for r in results]}
     return merged
 
 
