@@ -10,6 +10,7 @@ import typer
 from airgap_cli import __version__
 from airgap_cli.cli import bundle, egress, openapi
 from airgap_cli.cli.check import check_command
+from airgap_cli.cli.init import init_command
 from airgap_cli.cli.lint import lint_command
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app = typer.Typer(
 COMMANDS: list[tuple[str, Callable[..., None]]] = [
     ("check", check_command),
     ("lint", lint_command),
+    ("init", init_command),
 ]
 """Every command, registered once; only commands that work are listed."""
 
