@@ -88,6 +88,9 @@ def test_an_existing_config_is_refused_unless_forced(cli: Cli, repo: Path) -> No
     assert result.stderr == f"error: {repo}/airgap.yaml: already exists (--force to overwrite)\n"
     assert (repo / "airgap.yaml").read_text() == "fail_on: high\n"
     assert not (repo / ".gitlab").exists()  # nothing else was written either
+    shown = cli("init", str(repo), "--stdout")  # printing never replaces anything
+    assert shown.exit_code == 0 and "(it exists: replaced only with --force)" in shown.stderr
+    assert (repo / "airgap.yaml").read_text() == "fail_on: high\n"
     forced = cli("init", str(repo), "--force")
     assert forced.exit_code == 0 and "(replacing it)" in forced.stderr
     assert load_config(repo / "airgap.yaml").boundary.registries == ("registry.corp.example.com",)

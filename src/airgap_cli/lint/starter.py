@@ -443,7 +443,7 @@ def summary(plan: InitPlan, *, dry_run: bool = False) -> Iterator[str]:
             _count(len(guess.cidrs), "address range"),
         ]
         yield (
-            f"{verb} {config}{' (replacing it)' if plan.config.replaces else ''}: "
+            f"{verb} {config}{_replacing(plan.config, dry_run)}: "
             f"{', '.join(parts)} guessed from {_count(guess.manifests, 'manifest file')}; "
             "review them"
         )
@@ -472,6 +472,12 @@ def summary(plan: InitPlan, *, dry_run: bool = False) -> Iterator[str]:
 
 
 # --- small helpers -------------------------------------------------------------------------------
+def _replacing(write: FileWrite, dry_run: bool) -> str:
+    if not write.replaces:
+        return ""
+    return " (it exists: replaced only with --force)" if dry_run else " (replacing it)"
+
+
 def _comment(out: list[str], indent: str, text: str, *, indent_more: bool = False) -> None:
     """``text`` as comment lines at ``indent``, wrapped at WIDTH, control characters replaced."""
     clean = "".join(c if c.isprintable() else "?" for c in text)
