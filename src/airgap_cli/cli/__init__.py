@@ -10,6 +10,7 @@ import typer
 from airgap_cli import __version__
 from airgap_cli.cli import bundle, egress, openapi
 from airgap_cli.cli.check import check_command
+from airgap_cli.cli.init import init_command
 from airgap_cli.cli.lint import lint_command
 from airgap_cli.cli.merge import merge_command
 from airgap_cli.cli.report import report_command
@@ -28,6 +29,7 @@ COMMANDS: list[tuple[str, Callable[..., None]]] = [
     ("lint", lint_command),
     ("merge", merge_command),
     ("report", report_command),
+    ("init", init_command),
 ]
 """Every command, registered once; only commands that work are listed."""
 

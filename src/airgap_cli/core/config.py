@@ -119,11 +119,20 @@ def load_config(explicit: Path | None = None, start: Path | None = None) -> Conf
     if explicit is not None and not path.exists():
         raise ConfigError("config file not found", path=path)
     try:
-        docs = load_documents(read_limited(str(path), 1024 * 1024).decode("utf-8-sig"), str(path))
+        text = read_limited(str(path), 1024 * 1024).decode("utf-8-sig")
     except (InputError, UnicodeDecodeError) as exc:
         if isinstance(exc, InputError):
             raise ConfigError(exc.message, path=exc.path, line=exc.line) from None
         raise ConfigError("not UTF-8 text", path=path) from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """The config in ``text``, validated; ``path`` names it in errors and anchors its paths."""
+    try:
+        docs = load_documents(text, str(path))
+    except InputError as exc:
+        raise ConfigError(exc.message, path=exc.path, line=exc.line) from None
     if len(docs) > 1:
         raise ConfigError("expected one YAML document", path=path, line=docs[1].line)
     data: Any = docs[0].data if docs else LineDict(1)

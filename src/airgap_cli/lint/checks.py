@@ -160,7 +160,8 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _blob_line(doc: Document, path: Path, text: str, offset: int) -> int | None:
+def blob_line(doc: Document, path: Path, text: str, offset: int) -> int | None:
+    """Line of ``offset`` inside the string at ``path`` (a block scalar starts on the next line)."""
     line = doc.line_at(path)
     if line is not None and "\n" in text:
         return line + 1 + text.count("\n", 0, offset)
@@ -196,7 +197,7 @@ def external_url(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
         if path in ctx.flagged or (path and path[-1] in skip_keys):
             continue
         for url, offset in ctx.boundary.external_url_matches(text, ignore):
-            yield Hit(path, url, url, line=_blob_line(doc, path, text, offset), distinct=True)
+            yield Hit(path, url, url, line=blob_line(doc, path, text, offset), distinct=True)
 
 
 def telemetry_not_disabled(doc: Document, ctx: CheckContext) -> Iterator[Hit]:
