@@ -43,10 +43,7 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the egress job builds network namespaces"),
 ]
 
-PROJECT_CI = """\
-include:
-  - local: .gitlab/airgap.gitlab-ci.yml
-
+DEPLOY_JOB = """
 # The project's own deploy job: it runs only after the bundle verified.
 deploy:
   stage: deploy
@@ -108,12 +105,17 @@ def airgap(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    """The shop project committed on `main`, with the template included and a release key."""
+    """The shop project set up by `airgap init` (its guessed airgap.yaml, the vendored template
+    and the include), plus the project's deploy job and a release key, committed on `main`."""
     root = tmp_path / "shop"
     shutil.copytree(FIXTURES / "gitlab" / "shop", root)
-    (root / ".gitlab").mkdir()
-    shutil.copy(REPO / "templates" / "airgap.gitlab-ci.yml", root / ".gitlab")
-    (root / ".gitlab-ci.yml").write_text(PROJECT_CI)
+    init = airgap("init", cwd=root)
+    assert init.returncode == 0, init.stderr
+    assert (root / ".gitlab" / "airgap.gitlab-ci.yml").read_bytes() == (
+        REPO / "templates" / "airgap.gitlab-ci.yml"
+    ).read_bytes()
+    with (root / ".gitlab-ci.yml").open("a") as pipeline:
+        pipeline.write(DEPLOY_JOB)
     (root / "keys").mkdir()
     keygen = airgap("bundle", "keygen", "--output", str(tmp_path / "release"), cwd=root)
     assert keygen.returncode == 0, keygen.stderr
