@@ -26,8 +26,8 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mo
 font-size:.86em;overflow-wrap:anywhere}
 p{margin:.35rem 0}.muted{color:var(--muted)}a{color:#0969da}
 table{border-collapse:collapse;width:100%;margin:.4rem 0 1rem}
-th,td{border:1px solid var(--line);padding:.28rem .45rem;text-align:left;vertical-align:top;
-overflow-wrap:anywhere}
+th,td{border:1px solid var(--line);padding:.28rem .45rem;text-align:left;vertical-align:top}
+td{overflow-wrap:anywhere}td:first-child code{overflow-wrap:normal;white-space:nowrap}
 th{background:var(--soft);font-weight:600}td.num,th.num{text-align:right;white-space:nowrap}
 .banner{border-radius:6px;padding:.9rem 1.1rem;margin:.6rem 0 1rem;color:#fff;
 -webkit-print-color-adjust:exact;print-color-adjust:exact}
@@ -54,6 +54,7 @@ footer{margin-top:2.5rem;border-top:1px solid var(--line);padding-top:.6rem;colo
 font-size:.85rem}
 @media print{
 body{padding:0;max-width:none;font-size:10.5pt}nav{display:none}a{color:inherit;text-decoration:none}
+table{font-size:9pt}
 h2{break-after:avoid-page}thead{display:table-header-group}tr{break-inside:avoid}
 #findings{break-before:page}@page{margin:14mm 12mm}
 }
