@@ -134,3 +134,34 @@ def test_every_path_belongs_to_exactly_one_shard(paths: list[str], total: int) -
     shards = [Shard(i, total) for i in range(1, total + 1)]
     for path in paths:
         assert sum(shard.owns(path) for shard in shards) == 1
+
+
+def test_a_merge_keeps_what_one_run_reports_twice(cli: Cli, tmp_path: Path) -> None:
+    """One run may give one fingerprint twice (a URL on two lines of a blob); merged shards
+    must not drop one of them."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(6):
+        (tree / f"cm{i}.yaml").write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, namespace: ns}}\n"
+            "data:\n  app.yaml: |\n    primary: https://api.vendor.example/v1\n"
+            "    fallback: https://api.vendor.example/v1\n"
+        )
+    whole = json.loads(cli("lint", str(tree), "-f", "json").stdout)
+    shards = []
+    for index in (1, 2):
+        out = tmp_path / f"s{index}.json"
+        cli("lint", str(tree), "--shard", f"{index}/2", "-f", "json", "-o", str(out))
+        shards.append(str(out))
+    merged = json.loads(cli("merge", *shards, "-f", "json").stdout)
+    assert len(merged["findings"]) == len(whole["findings"]) == 12
+    assert signature(merged) == signature(whole)
+
+
+def test_a_result_that_is_not_a_shard_cannot_join_shards(cli: Cli, tmp_path: Path) -> None:
+    shards = run_shards(cli, tmp_path, "check", 2)
+    whole = tmp_path / "whole.json"
+    cli("check", str(DEMO), "-f", "json", "-o", str(whole))
+    out = cli("merge", *map(str, shards), str(whole), "-c", CONFIG)
+    assert out.exit_code == 2
+    assert f"{whole}: not a shard, but given with the shards of `check`" in out.stderr

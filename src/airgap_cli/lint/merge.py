@@ -35,8 +35,8 @@ def merge_results(results: Sequence[ResultFile], config: Config) -> Report:
             except ValueError as exc:
                 issues.append(InputIssue(result.path, f"details.shard.facts: {exc}"))
             pending.update(str(rule) for rule in shard.get("cross_rules", ()))
-        findings = [f for f in report.findings if f.fingerprint not in seen]
-        seen.update(f.fingerprint for f in findings)
+        findings = [f for f in report.findings if f.fingerprint not in seen]  # from another result
+        seen.update(f.fingerprint for f in findings)  # (one run may report a fingerprint twice)
         part = Report(command=report.command, tool_version=report.tool_version)
         part.findings, part.suppressed = findings, report.suppressed
         part.skipped, part.errors, part.inputs = report.skipped, report.errors, report.inputs
@@ -45,8 +45,6 @@ def merge_results(results: Sequence[ResultFile], config: Config) -> Report:
         merged.extend(part)
     if pending:
         _cross_document(facts, pending, config, merged, issues)
-        unique = {f.fingerprint: f for f in reversed(merged.findings)}  # an unsharded result
-        merged.findings = [f for f in merged.findings if unique.pop(f.fingerprint, None)]
     merged.errors += issues
     merged.details["merged"] = {"results": [r.describe() for r in results]}
     return merged
@@ -58,6 +56,11 @@ def _completeness(results: Sequence[ResultFile]) -> list[InputIssue]:
     shards = [r for r in results if r.shard is not None]
     if not shards:
         return issues
+    issues += [
+        InputIssue(r.path, f"not a shard, but given with the shards of `{shards[0].command}`")
+        for r in results
+        if r.shard is None
+    ]
     first = shards[0]
     assert first.shard is not None
     total = first.shard.get("total")
