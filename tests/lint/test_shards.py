@@ -144,8 +144,8 @@ def test_a_merge_keeps_what_one_run_reports_twice(cli: Cli, tmp_path: Path) -> N
     for i in range(6):
         (tree / f"cm{i}.yaml").write_text(
             f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, namespace: ns}}\n"
-            "data:\n  app.yaml: |\n    primary: https://api.vendor.example/v1\n"
-            "    fallback: https://api.vendor.example/v1\n"
+            "data:\n  app.yaml: |\n    primary: https://api.vendor-cloud.com/v1\n"
+            "    fallback: https://api.vendor-cloud.com/v1\n"
         )
     whole = json.loads(cli("lint", str(tree), "-f", "json").stdout)
     shards = []
