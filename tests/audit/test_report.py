@@ -3,6 +3,7 @@ with hashes, bad input refused line by line, nothing lost, and a signature `bund
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -443,3 +444,49 @@ def test_sign_without_output_or_key_is_a_usage_error(cli: Cli, tmp_path: Path) -
     no_out = cli("report", result, "--sign", "--key", str(tmp_path / "k.key"))
     assert no_out.exit_code == 2 and "--sign needs --output" in no_out.stderr
     assert not (tmp_path / "a.html").exists()
+
+
+def test_model_evidence_from_scan_verify_and_mlbom_satisfies_provenance(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COSIGN_PASSWORD", "pw")
+    model = tmp_path / "tiny"
+    model.mkdir()
+    (model / "config.json").write_text('{"architectures": ["TinyForCausalLM"]}')
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    (model / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + bytes(8))
+    (model / "README.md").write_text("---\nlicense: apache-2.0\n---\n# tiny\n")
+    key = tmp_path / "k"
+    assert cli("bundle", "keygen", "--output", str(key)).exit_code == 0
+    assert cli("bundle", "sign", str(model), "--key", f"{key}.key").exit_code == 0
+    results = tmp_path / "results"
+    results.mkdir()
+    verify = cli("bundle", "verify", str(model), "--key", f"{key}.pub", "-f", "json",
+                 "-o", str(results / "verify.json"))  # fmt: skip
+    scan = cli("bundle", "scan", str(model), "-f", "json", "-o", str(results / "scan.json"))
+    mlbom = cli("bundle", "mlbom", str(model), "-o", str(results / "mlbom.json"))
+    assert (verify.exit_code, scan.exit_code, mlbom.exit_code) == (0, 0, 0)
+    out = cli("report", *sorted(map(str, results.iterdir())), "-f", "json",
+              "--control", "SR-4", "--control", "SR-11", "--control", "LLM03:2025")  # fmt: skip
+    assert out.exit_code == 0, out.stderr
+    audit = json.loads(out.stdout)
+    assert verdicts(audit) == {"SR-4": "satisfied", "SR-11": "satisfied", "LLM03:2025": "satisfied"}
+    assert {r["command"] for r in audit["results"]} == {"bundle-verify", "bundle-scan", "mlbom"}
+    assert audit["bundles"][0]["verified"] is True and audit["bundles"][0]["files"] == 3
+    assert {m["format"] for m in audit["models"]} >= {"safetensors"}
+    weights = next(c for c in audit["inventory"] if c["name"] == "model.safetensors")
+    assert (
+        weights["hashes"]["SHA-256"]
+        == hashlib.sha256((model / "model.safetensors").read_bytes()).hexdigest()
+    )
+    sr4 = next(c for c in audit["controls"] if c["id"] == "SR-4")
+    assert {e["command"] for e in sr4["evidence"]} == {"bundle-verify", "mlbom"}
+
+
+def test_a_tampered_mlbom_is_refused_as_invalid_cyclonedx(tmp_path: Path) -> None:
+    bom = {"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+           "components": [{"type": "vibes", "name": "x"}]}  # fmt: skip
+    path = tmp_path / "mlbom.json"
+    path.write_text(json.dumps(bom))
+    with pytest.raises(Exception, match=r"not a valid CycloneDX 1\.6 document"):
+        load_result(str(path))
