@@ -21,8 +21,8 @@ from typing import Any
 
 import jsonschema_rs
 
-from airgap_cli.core.errors import InputError, RuleError
-from airgap_cli.core.yamlio import line_of, load_documents
+from airgap_cli.core.errors import RuleError
+from airgap_cli.core.rules import load_data_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,23 +93,7 @@ def _validator() -> Any:
 
 def load_control_file(source: Traversable | Path, display: str) -> Control:
     """One control file, meta-validated."""
-    try:
-        docs = load_documents(source.read_text(encoding="utf-8"), display)
-    except InputError as exc:
-        raise RuleError(exc.message, path=exc.path, line=exc.line) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleError(f"cannot read the control file: {exc}", path=display) from None
-    if len(docs) != 1:
-        raise RuleError("a control file holds exactly one YAML document", path=display)
-    data = docs[0].data
-    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.instance_path))
-    if errors:
-        where = list(errors[0].instance_path)
-        raise RuleError(
-            f"invalid control: {'.'.join(map(str, where)) or '(top level)'}: {errors[0].message}",
-            path=display,
-            line=line_of(data, where, 1),
-        )
+    data = load_data_file(source, display, _validator(), "control")
     return Control(
         id=str(data["id"]),
         framework=str(data["framework"]),

@@ -85,23 +85,32 @@ def builtin_rule_dirs(packs: Iterable[str] = BUILTIN_LINT_PACKS) -> list[Travers
     return [base.joinpath(pack) for pack in packs]
 
 
-def load_rule_file(source: Traversable | Path, display: str) -> Rule:
-    """Parse and meta-validate one rule file."""
+def load_data_file(source: Traversable | Path, display: str, validator: Any, what: str) -> Any:
+    """One YAML document of rule-like data (a rule, a control), meta-validated: any problem is
+    a :class:`RuleError` naming the file, the line and the offending key."""
     try:
         docs = load_documents(source.read_text(encoding="utf-8"), display)
     except InputError as exc:
         raise RuleError(exc.message, path=exc.path, line=exc.line) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleError(f"cannot read the {what} file: {exc}", path=display) from None
     if len(docs) != 1:
-        raise RuleError("a rule file holds exactly one YAML document", path=display)
+        raise RuleError(f"a {what} file holds exactly one YAML document", path=display)
     data = docs[0].data
-    errors = sorted(_meta_validator().iter_errors(data), key=lambda e: list(e.instance_path))
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.instance_path))
     if errors:
         where = list(errors[0].instance_path)
         raise RuleError(
-            f"invalid rule: {'.'.join(map(str, where)) or '(top level)'}: {errors[0].message}",
+            f"invalid {what}: {'.'.join(map(str, where)) or '(top level)'}: {errors[0].message}",
             path=display,
             line=line_of(data, where, 1),
         )
+    return data
+
+
+def load_rule_file(source: Traversable | Path, display: str) -> Rule:
+    """Parse and meta-validate one rule file."""
+    data = load_data_file(source, display, _meta_validator(), "rule")
     domain = str(data.get("domain", "manifest"))
     checks = tuple(
         RuleCheck(
