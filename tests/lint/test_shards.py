@@ -165,3 +165,32 @@ def test_a_result_that_is_not_a_shard_cannot_join_shards(cli: Cli, tmp_path: Pat
     out = cli("merge", *map(str, shards), str(whole), "-c", CONFIG)
     assert out.exit_code == 2
     assert f"{whole}: not a shard, but given with the shards of `check`" in out.stderr
+
+
+def test_shards_checked_out_in_different_build_directories_agree(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every CI job has its own build directory: shards must split the tree and fingerprint
+    findings the same way wherever the checkout is (airgap.yaml with lint.paths included)."""
+    import shutil
+
+    jobs = []
+    for name in ("job-1", "job-2", "job-merge"):
+        shutil.copytree(DEMO, tmp_path / name)
+        jobs.append(tmp_path / name)
+    for index, job in enumerate(jobs[:2], 1):
+        monkeypatch.chdir(job)
+        (job / "lint-paths.yaml").write_text(
+            (job / "airgap.yaml").read_text() + "lint:\n  paths: [k8s, gateways, helm]\n"
+        )
+        out = cli("check", ".", "-c", "lint-paths.yaml", "--shard", f"{index}/2", "-f", "json",
+                  "-o", f"shard-{index}.json")  # fmt: skip
+        assert out.exit_code in (0, 1), out.stderr
+    monkeypatch.chdir(jobs[2])
+    (jobs[2] / "lint-paths.yaml").write_text((jobs[0] / "lint-paths.yaml").read_text())
+    whole = cli("check", ".", "-c", "lint-paths.yaml", "-f", "json")
+    merged = cli("merge", str(jobs[0] / "shard-1.json"), str(jobs[1] / "shard-2.json"),
+                 "-c", "lint-paths.yaml", "-f", "json")  # fmt: skip
+    assert merged.exit_code == whole.exit_code == 1, merged.stderr
+    assert signature(json.loads(merged.stdout)) == signature(json.loads(whole.stdout))
+    assert all(not i["path"].startswith("/") for i in json.loads(whole.stdout)["inputs"])

@@ -29,6 +29,7 @@ from airgap_cli.cli.lint import finish, run_lint, with_shard
 from airgap_cli.core.config import Config, load_config
 from airgap_cli.core.errors import UsageError
 from airgap_cli.core.findings import InputIssue, Report, Skipped
+from airgap_cli.core.paths import from_cwd
 
 PathArg = Annotated[
     Path, typer.Argument(help="Repository (or directory) to check.", file_okay=False)
@@ -57,7 +58,7 @@ def check_command(
         extra = parse_reports(report)
         cfg = with_shard(load_config(config, path), shard, write_baseline_to)
         root = cfg.root if cfg.path else path
-        targets = [_as_given(root / p) for p in cfg.lint.paths] or [str(path)]
+        targets = [from_cwd(root / p) for p in cfg.lint.paths] or [str(path)]
         combined = Report(command="check", tool_version=__version__)
         for static_check in CHECKS:
             combined.extend(static_check(targets, cfg))
@@ -73,17 +74,6 @@ def check_command(
         quiet=quiet,
         no_color=no_color,
     )
-
-
-def _as_given(path: Path) -> str:
-    """``lint.paths`` relative to the working directory when under it, as a user would type
-    them: file paths, fingerprints and shards then do not depend on where the checkout is
-    (every CI job has its own build directory)."""
-    absolute = path.absolute()
-    try:
-        return absolute.relative_to(Path.cwd()).as_posix() or "."
-    except ValueError:
-        return str(absolute)
 
 
 def _lint(targets: list[str], cfg: Config) -> Report:

@@ -8,13 +8,13 @@ the shards hand over.
 
 from __future__ import annotations
 
-import os
 import re
 import zlib
 from dataclasses import dataclass
 from typing import Any
 
 from airgap_cli.core.errors import UsageError
+from airgap_cli.core.paths import from_cwd
 
 MAX_SHARDS = 1000
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -43,10 +43,7 @@ class Shard:
     def owns(self, path: str) -> bool:
         """Whether this shard handles ``path``: decided on the path relative to the working
         directory, so jobs checking the same tree from different build directories agree."""
-        key = os.path.normpath(path)
-        if os.path.isabs(key):
-            relative = os.path.relpath(key)
-            key = key if relative.startswith("..") else relative
+        key = from_cwd(path)
         return zlib.crc32(key.encode("utf-8", "surrogateescape")) % self.total == self.index - 1
 
     def to_dict(self) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from airgap_cli.core.findings import (
     fingerprint,
 )
 from airgap_cli.core.hosts import Boundary
+from airgap_cli.core.paths import from_cwd
 from airgap_cli.core.rules import Rule, RuleCheck, builtin_rule_dirs, load_rules
 from airgap_cli.core.yamlio import check_bytes, decode, load_documents, read_limited
 from airgap_cli.lint import checks
@@ -355,7 +356,7 @@ class LintEngine:
         else:  # the cross-document rules need every shard's facts: `airgap merge` runs them
             report.details["shard"] = {
                 **shard.to_dict(),
-                "config": str(self.config.path) if self.config.path else None,
+                "config": from_cwd(self.config.path) if self.config.path else None,
                 "cross_rules": [r.id for r in self.rules if r.python in checks.CROSS_CHECKS],
                 "facts": [fact.to_dict() for fact in facts],
             }
