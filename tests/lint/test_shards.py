@@ -177,20 +177,18 @@ def test_shards_checked_out_in_different_build_directories_agree(
     jobs = []
     for name in ("job-1", "job-2", "job-merge"):
         shutil.copytree(DEMO, tmp_path / name)
+        config = tmp_path / name / "airgap.yaml"  # found upward: an absolute path
+        config.write_text(config.read_text() + "lint:\n  paths: [k8s, gateways, helm]\n")
         jobs.append(tmp_path / name)
     for index, job in enumerate(jobs[:2], 1):
         monkeypatch.chdir(job)
-        (job / "lint-paths.yaml").write_text(
-            (job / "airgap.yaml").read_text() + "lint:\n  paths: [k8s, gateways, helm]\n"
-        )
-        out = cli("check", ".", "-c", "lint-paths.yaml", "--shard", f"{index}/2", "-f", "json",
-                  "-o", f"shard-{index}.json")  # fmt: skip
+        out = cli("check", ".", "--shard", f"{index}/2", "-f", "json", "-o", f"shard-{index}.json")
         assert out.exit_code in (0, 1), out.stderr
     monkeypatch.chdir(jobs[2])
-    (jobs[2] / "lint-paths.yaml").write_text((jobs[0] / "lint-paths.yaml").read_text())
-    whole = cli("check", ".", "-c", "lint-paths.yaml", "-f", "json")
-    merged = cli("merge", str(jobs[0] / "shard-1.json"), str(jobs[1] / "shard-2.json"),
-                 "-c", "lint-paths.yaml", "-f", "json")  # fmt: skip
+    whole = cli("check", ".", "-f", "json")
+    merged = cli(
+        "merge", str(jobs[0] / "shard-1.json"), str(jobs[1] / "shard-2.json"), "-f", "json"
+    )
     assert merged.exit_code == whole.exit_code == 1, merged.stderr
     assert signature(json.loads(merged.stdout)) == signature(json.loads(whole.stdout))
     assert all(not i["path"].startswith("/") for i in json.loads(whole.stdout)["inputs"])
