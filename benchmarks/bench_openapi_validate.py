@@ -454,13 +454,11 @@ def bench_speed(
         row["cpu_s"] = _median([r["cpu"] for r in row["runs"]]) if walls else None
         row["wall_range"] = _spread(walls) if walls else ""
         row["n"] = len(walls)
-        if row["status"] == "" and interrupted:
-            row["status"], row["note"] = "not run", "interrupted before its first run"
+        if not walls and row["status"] in ("", "ok"):
+            row["status"], row["note"] = "not run", "interrupted before a run completed"
     if ours["runs"]:
         splits = [r["split"] for r in ours["runs"]]
         ours["split_s"] = [_median([s[i] for s in splits]) for i in range(3)]
-    elif ours["status"] == "ok":
-        ours["status"], ours["note"] = "not run", "interrupted before its first run"
     return {
         "spec": rel(spec),
         "size_mb": round(spec.stat().st_size / 1e6, 1),
@@ -801,7 +799,9 @@ def theirs_verdicts(
         file=sys.stderr,
         flush=True,
     )
-    biggest_first = sorted(todo, key=lambda task: -os.path.getsize(task[0]))
+    sizes = {rel(Path(path)): os.path.getsize(path) for path, _ in todo}
+    biggest_first = sorted(todo, key=lambda task: -sizes[rel(Path(task[0]))])
+    total_bytes, done_bytes = sum(sizes.values()), 0
     started = last_report = time.perf_counter()
     try:
         with (
@@ -814,6 +814,7 @@ def theirs_verdicts(
                 record["reference"], record["format"] = reference, CACHE_FORMAT
                 out.verdicts[record["path"]] = record
                 out.computed += 1
+                done_bytes += sizes.get(record["path"], 0)
                 if record["verdict"] in ("valid", "invalid", "error", "timeout"):
                     sink.write(json.dumps(record) + "\n")
                     sink.flush()
@@ -822,12 +823,12 @@ def theirs_verdicts(
                 now = time.perf_counter()
                 if now - last_report > 30 or out.computed == len(todo):
                     last_report = now
-                    rate = out.computed / (now - started)
-                    eta = (len(todo) - out.computed) / rate if rate else 0
+                    rate = done_bytes / (now - started)
+                    eta = (total_bytes - done_bytes) / rate if rate else 0
                     print(
-                        f"  {out.computed}/{len(todo)} in {now - started:.0f} s "
-                        f"(load {' '.join(loadavg())}; about {eta / 60:.0f} min left by count, "
-                        "biggest specs first)",
+                        f"  {out.computed}/{len(todo)} specs, {done_bytes / 1e6:.0f} of "
+                        f"{total_bytes / 1e6:.0f} MB in {now - started:.0f} s (load "
+                        f"{' '.join(loadavg())}; about {eta / 60:.0f} min left at this rate)",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -956,23 +957,21 @@ def speed_markdown(speed: dict[str, Any]) -> list[str]:
         "| run | wall s | CPU s | wall range | result |",
         "|---|---:|---:|---|---|",
     ]
+    if speed["interrupted"]:
+        lines[-2:-2] = ["**Interrupted**: the rows hold the runs that completed.", ""]
     for key, row in rows.items():
-        if key == "ours":
-            if row["status"] == "ok":
-                imp, load, val = row["split_s"]
-                result = (
-                    f"{row['findings']} findings; import {imp:.2f}, load {load:.2f}, "
-                    f"validate {val:.2f}"
-                )
-            else:
-                result = f"**failed**: {row['note']}"
-        elif key.startswith("theirs:"):
-            status = row["status"]
+        status = row["status"]
+        if status not in ("ok", *ANSWERS):
+            result = f"**{status}**: {row['note']}"
+        elif key == "ours":
+            imp, load, val = row["split_s"]
             result = (
-                f"{status}: {row['note']}" if status in ANSWERS else f"**{status}**: {row['note']}"
+                f"{row['findings']} findings; import {imp:.2f}, load {load:.2f}, validate {val:.2f}"
             )
+        elif key.startswith("theirs:"):
+            result = f"{status}: {row['note']}"
         else:
-            result = row["note"] if row["status"] == "ok" else f"**failed**: {row['note']}"
+            result = row["note"]
         if row["n"] < speed["repeat"] and row["n"]:
             result += f" ({row['n']} of {speed['repeat']} runs)"
         lines.append(
