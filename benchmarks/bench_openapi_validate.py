@@ -1171,6 +1171,15 @@ def main(argv: list[str] | None = None) -> int:
                 ours, ours_interrupted = ours_verdicts(done, args.timeout)
                 corpora.append(compare(version, ours, theirs, len(files), args.limit))
                 save(mach, reference, fetched, speed, corpora)
+                c = corpora[-1]
+                print(
+                    f"{c['corpus']}: {c['specs']} specs, {c['agree_valid']} agree valid, "
+                    f"{c['agree_invalid']} agree invalid, {len(c['disagreements'])} "
+                    f"disagreements, {len(c['no_verdict'])} without a reference verdict "
+                    f"(table at the end; now in {rel(OUT / 'RESULTS-draft.md')})",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 if corpora[-1]["ours_failed"]:
                     status = 1
                 if theirs.interrupted or ours_interrupted:
