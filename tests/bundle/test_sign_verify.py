@@ -6,17 +6,29 @@ import base64
 import hashlib
 import io
 import json
+import mmap
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from airgap_cli.bundle import keys
-from airgap_cli.bundle.digest import BundleError, hash_file, hash_tree, root_digest
+from airgap_cli.bundle import digest, keys
+from airgap_cli.bundle.digest import (
+    BundleError,
+    HashJob,
+    Span,
+    hash_file,
+    hash_spans,
+    hash_tree,
+    root_digest,
+)
 from airgap_cli.bundle.sign import (
     BUNDLE_MEDIA_TYPE,
     INTOTO_PAYLOAD_TYPE,
@@ -748,3 +760,105 @@ def test_default_signature_path(tmp_path: Path) -> None:
         )
     finally:
         os.chdir(cwd)
+
+
+# --- memory maps, spans and shards ------------------------------------------------------------
+
+
+def test_mapped_hashing_equals_hashlib_at_every_boundary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small windows exercise the mapped path's alignment, windows and tail on small files."""
+    monkeypatch.setattr(digest, "MAP_MIN", 3 * 4096)
+    monkeypatch.setattr(digest, "MAP_WINDOW", 2 * 4096 + mmap.ALLOCATIONGRANULARITY)
+    monkeypatch.setattr(digest, "CHUNK_SIZE", 5000)
+    data = os.urandom(200_003)
+    (tmp_path / "f.bin").write_bytes(data)
+    size = len(data)
+    spans = [
+        Span("f.bin", size=size),
+        Span("f.bin", 0, size, size),
+        Span("f.bin", 1, size - 1, size - 2),
+        Span("f.bin", 4095, 4097 + 3 * 4096, 2 + 3 * 4096),
+        Span("f.bin", 12345, 12346, 1),
+        *digest.shard_spans("f.bin", size, 7 * 4096 + 3),
+    ]
+    digests = hash_spans(tmp_path, spans, workers=3)
+    for span in spans:
+        end = size if span.end is None else span.end
+        assert digests[span] == hashlib.sha256(data[span.start : end]).hexdigest(), span
+    assert hash_file(tmp_path / "f.bin") == hashlib.sha256(data).hexdigest()
+
+
+def test_real_size_files_hash_like_hashlib(tmp_path: Path) -> None:
+    """Files past the real map threshold and window (mapped in several windows, then a tail)."""
+    sizes = [digest.MAP_MIN - 1, digest.MAP_MIN, 2 * digest.MAP_WINDOW + 12_345]
+    for i, size in enumerate(sizes):
+        (tmp_path / f"f{i}.bin").write_bytes(os.urandom(size))
+    manifest = hash_tree(tmp_path)
+    assert manifest.digests() == {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()
+    }
+
+
+def test_shard_spans_cut_like_model_signing() -> None:
+    assert digest.shard_spans("a", 0, 10) == []
+    assert [(s.start, s.end) for s in digest.shard_spans("a", 25, 10)] == [
+        (0, 10),
+        (10, 20),
+        (20, 25),
+    ]
+    assert [(s.start, s.end) for s in digest.shard_spans("a", 20, 10)] == [(0, 10), (10, 20)]
+
+
+def test_parse_size() -> None:
+    assert digest.parse_size("1000") == 1000
+    assert digest.parse_size("128MiB") == 128 << 20
+    assert digest.parse_size("1gb") == 10**9
+    assert digest.parse_size(" 4 KiB ") == 4096
+    for bad in ("", "0", "12M", "1.5GiB", "-1", "MiB"):
+        with pytest.raises(ValueError):
+            digest.parse_size(bad)
+
+
+def test_file_shrinking_while_hashed_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "f.bin").write_bytes(b"x" * 100)
+    with pytest.raises(BundleError, match="changed while hashing"):
+        hash_spans(tmp_path, [Span("f.bin", 50, 150, 100)])
+
+
+def test_a_cancelled_job_stops_and_a_left_job_is_cancelled(tmp_path: Path) -> None:
+    (tmp_path / "f.bin").write_bytes(os.urandom(1 << 20))
+    seen: list[int] = []
+    with HashJob(tmp_path, [Span("f.bin", size=1 << 20)], progress=seen.append) as job:
+        job.cancel()
+    with pytest.raises(CancelledError):
+        job.result()
+    with HashJob(tmp_path, [Span("f.bin", size=1 << 20)]):
+        pass  # leaving without result() must not hang or raise
+
+
+def test_hashing_memory_is_bounded(tmp_path: Path) -> None:
+    """Hashing 256 MiB (whole and in shards) grows the peak RSS by a few windows, not the file."""
+    big = tmp_path / "m" / "big.bin"
+    big.parent.mkdir()
+    with big.open("wb") as handle:
+        handle.truncate(256 << 20)  # sparse: read as zeros, cached page by page
+    code = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from airgap_cli.bundle.digest import hash_tree, hash_tree_shards\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "hash_tree(Path(sys.argv[1]))\n"
+        "hash_tree_shards(Path(sys.argv[1]), 32 << 20)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(big.parent)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    grown_mib = int(done.stdout) / 1024
+    assert grown_mib < 40, f"peak RSS grew by {grown_mib:.0f} MiB while hashing 256 MiB"
