@@ -557,8 +557,14 @@ def test_unknown_predicate_type(model: Path, key: ec.EllipticCurvePrivateKey) ->
     [
         (lambda s: s.update(_type="https://in-toto.io/Statement/v0.1"), "bundle-predicate-unknown"),
         (
-            lambda s: s["predicate"]["serialization"].update(method="shards"),
+            lambda s: s["predicate"]["serialization"].update(method="layers"),
             "bundle-predicate-unknown",
+        ),
+        # shards without a shard size, or with whole-file resource names, pin nothing usable
+        (lambda s: s["predicate"]["serialization"].update(method="shards"), "bundle-malformed"),
+        (
+            lambda s: s["predicate"]["serialization"].update(method="shards", shard_size=1024),
+            "bundle-malformed",
         ),
         (
             lambda s: s["predicate"]["serialization"].update(hash_type="blake3"),
@@ -836,6 +842,127 @@ def test_a_cancelled_job_stops_and_a_left_job_is_cancelled(tmp_path: Path) -> No
         job.result()
     with HashJob(tmp_path, [Span("f.bin", size=1 << 20)]):
         pass  # leaving without result() must not hang or raise
+
+
+def shard_statement(sig: Path) -> dict[str, Any]:
+    return json.loads(base64.b64decode(json.loads(sig.read_text())["dsseEnvelope"]["payload"]))
+
+
+def test_shard_mode_round_trip_and_statement(model: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    sig = sign_to_file(model, key, shard_size=100_000)
+    statement = shard_statement(sig)
+    serialization = statement["predicate"]["serialization"]
+    assert serialization == {
+        "method": "shards",
+        "hash_type": "sha256",
+        "shard_size": 100_000,
+        "allow_symlinks": False,
+    }
+    resources = statement["predicate"]["resources"]
+    weights = (model / "model.safetensors").read_bytes()
+    expected = [
+        {
+            "name": f"model.safetensors:{start}:{end}",
+            "algorithm": "sha256-sharded-100000",
+            "digest": hashlib.sha256(weights[start:end]).hexdigest(),
+        }
+        for start, end in ((0, 100_000), (100_000, 200_000), (200_000, 300_000))
+    ]
+    assert [r for r in resources if r["name"].startswith("model.")] == expected
+    # component-wise path order, then offset; the subject digest covers them in that order
+    names = [r["name"].rsplit(":", 2)[0] for r in resources]
+    assert names == sorted(names, key=lambda n: tuple(n.split("/")))
+    assert statement["subject"][0]["digest"]["sha256"] == root_digest(
+        r["digest"] for r in resources
+    )
+    result = verify(model, key)
+    assert result.verified, rules(result)
+    assert result.files == 6
+    assert result.details["method"] == "shards" and result.details["shard_size"] == 100_000
+
+
+def test_shard_mode_names_the_changed_file_and_bytes(
+    model: Path, key: ec.EllipticCurvePrivateKey
+) -> None:
+    sign_to_file(model, key, shard_size=100_000)
+    weights = model / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[150_000] ^= 1
+    weights.write_bytes(bytes(data))
+    result = verify(model, key)
+    assert rules(result) == [("bundle-file-modified", "model.safetensors")]
+    assert "bytes 100000-200000" in result.findings[0].message
+    assert "model.safetensors:100000:200000" in (result.findings[0].evidence or "")
+    weights.write_bytes(bytes(data[:-1]))
+    result = verify(model, key)
+    assert rules(result) == [("bundle-file-modified", "model.safetensors")]
+    assert "300000 bytes were signed, 299999 found" in result.findings[0].message
+    weights.unlink()
+    (model / "new.bin").write_bytes(b"")
+    assert rules(verify(model, key)) == [
+        ("bundle-file-extra", "new.bin"),
+        ("bundle-file-missing", "model.safetensors"),
+    ]
+
+
+def test_shard_mode_refuses_what_it_cannot_pin(
+    model: Path, key: ec.EllipticCurvePrivateKey
+) -> None:
+    (model / "empty.txt").write_bytes(b"")
+    with pytest.raises(BundleError, match="empty file has no shard"):
+        sign_directory(model, key, shard_size=1 << 20)
+    (model / "empty.txt").unlink()
+    (model / "a:b.bin").write_bytes(b"x")
+    with pytest.raises(BundleError, match="':'"):
+        sign_directory(model, key, shard_size=1 << 20)
+    with pytest.raises(BundleError, match="positive"):
+        sign_directory(model, key, shard_size=0)
+    with pytest.raises(BundleError, match="directories only"):
+        sign_path(model / "config.json", key, shard_size=1 << 20)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        # a gap: bytes 100000-200000 of the weights would be unpinned
+        lambda r: [x for x in r if x["name"] != "model.safetensors:100000:200000"],
+        # overlapping or uneven shards, or offsets written another way
+        lambda r: [
+            {**x, "name": "model.safetensors:0:150000"}
+            if x["name"] == "model.safetensors:0:100000"
+            else x
+            for x in r
+        ],
+        lambda r: [{**x, "name": x["name"].replace(":0:100000", ":00:100000")} for x in r],
+        lambda r: [{**x, "name": x["name"].rsplit(":", 2)[0]} for x in r],
+    ],
+)
+def test_shard_layouts_no_signer_writes_are_malformed(
+    model: Path, key: ec.EllipticCurvePrivateKey, edit: Any
+) -> None:
+    sig = sign_to_file(model, key, shard_size=100_000)
+
+    def change(statement: dict[str, Any]) -> None:
+        resources = edit(statement["predicate"]["resources"])
+        statement["predicate"]["resources"] = resources
+        statement["subject"][0]["digest"]["sha256"] = root_digest(r["digest"] for r in resources)
+
+    resign(sig, key, change)
+    result = verify(model, key)
+    assert [f.rule_id for f in result.findings] == ["bundle-malformed"]
+
+
+def test_shard_size_as_model_signing_writes_it(
+    model: Path, key: ec.EllipticCurvePrivateKey
+) -> None:
+    """model-signing's protobuf JSON writes the shard size as a float (``100000.0``)."""
+    sig = sign_to_file(model, key, shard_size=100_000)
+    resign(sig, key, lambda s: s["predicate"]["serialization"].update(shard_size=100_000.0))
+    assert verify(model, key).verified
+    resign(sig, key, lambda s: s["predicate"]["serialization"].update(shard_size=100_000.5))
+    assert [f.rule_id for f in verify(model, key).findings] == ["bundle-malformed"]
+    resign(sig, key, lambda s: s["predicate"]["serialization"].update(shard_size=50_000))
+    assert [f.rule_id for f in verify(model, key).findings] == ["bundle-predicate-unknown"]
 
 
 def test_hashing_memory_is_bounded(tmp_path: Path) -> None:
