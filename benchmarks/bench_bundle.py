@@ -8,11 +8,13 @@ benchmarks/.work/bundle/ and read from the page cache (one uncounted warm-up pas
 
 The floor is what hashing the bytes costs on one thread: a fresh interpreter reads every file in
 1 MiB `readinto` calls and feeds `hashlib.sha256` (OpenSSL, SHA-NI where the CPU has it), one
-file after the other. Its in-loop time, measured in the same run and interleaved with the tools
-(floor, sign, verify, floor, sign, ...), is the denominator of every ratio; the whole process's
-wall time is printed too. Tools are timed as whole processes (start-up, imports, key decryption,
-the model scan, hashing, signing), median of `--repeat` runs; peak RSS is the child's own
-(`wait4`). The output is a Markdown section ready for docs/benchmarks.md.
+file after the other. It runs just before every timed tool run (floor, sign, floor, verify,
+...), and a ratio is the median over runs of the tool's wall time / that floor's in-loop time,
+so load drifting on a shared machine moves both sides. Tools are timed as whole processes
+(start-up, imports, key decryption, the model scan, hashing, signing), `--repeat` runs; CPU is
+user + system time and peak RSS the child's own (`wait4`; it can never read below this
+process's own peak, about 20 MB, which is why nothing heavy is imported or allocated here). The output is a Markdown section
+ready for docs/benchmarks.md (also written to benchmarks/.work/bundle/RESULTS-draft.md).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from pathlib import Path
 
 WORK = Path(__file__).resolve().parent / ".work" / "bundle"
 BIN = Path(sys.executable).parent
+AIRGAP = [str(BIN / "airgap")]
+"""The command under test (``--airgap``: e.g. a script running another checkout)."""
 TARGET_RATIO = 0.9
 TARGET_RSS_MB = 150.0
 
@@ -112,7 +116,8 @@ def make_data(shape: Shape) -> Path:
             (sub / f"part-{i:05d}.bin").write_bytes(os.urandom(4096 + i))
     else:
         per_file = shape.size // shape.files
-        chunk = min(per_file, 64 << 20)
+        # Small chunks keep this process's peak RSS low: a child's wait4 peak starts from it.
+        chunk = min(per_file, 1 << 20)
         width = max(5, len(str(shape.files)))
         for i in range(shape.files):
             name = f"model-{i:0{width}d}-of-{shape.files:0{width}d}.safetensors"
@@ -129,25 +134,36 @@ def bundle_files(directory: Path) -> list[str]:
 
 @dataclass
 class Samples:
-    """Wall seconds of each run and the peak RSS (MB) over all of them."""
+    """Wall and CPU seconds of each run, each run's floor, and the peak RSS (MB) over all."""
 
     wall: list[float] = field(default_factory=list)
-    inner: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)
+    """In-loop seconds of the floor run just before each run (the pair's denominator)."""
     rss: float = 0.0
 
-    def add(self, wall: float, rss: float, inner: float | None = None) -> None:
+    def add(self, sample: tuple[float, float, float, str], floor: float) -> None:
+        wall, cpu, rss, _ = sample
         self.wall.append(wall)
+        self.cpu.append(cpu)
+        self.floor.append(floor)
         self.rss = max(self.rss, rss)
-        if inner is not None:
-            self.inner.append(inner)
 
     @property
     def median(self) -> float:
         return statistics.median(self.wall)
 
     @property
+    def ratio(self) -> float:
+        """Median over runs of wall / the floor measured just before it (robust to load drift)."""
+        return statistics.median(w / f for w, f in zip(self.wall, self.floor, strict=True))
+
+    @property
     def spread(self) -> str:
         return f"{min(self.wall):.2f}-{max(self.wall):.2f}"
+
+    def cell(self) -> str:
+        return f"{self.median:.3f} ({self.spread}) | {statistics.median(self.cpu):.2f}"
 
 
 def run(argv: list[str], env: dict[str, str]) -> None:
@@ -159,8 +175,8 @@ def run(argv: list[str], env: dict[str, str]) -> None:
         )
 
 
-def run_wait4(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall seconds, the child's own peak RSS in MB (``os.wait4``) and its stdout."""
+def run_wait4(argv: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
+    """Wall s, CPU s (user + system), the child's own peak RSS in MB (``os.wait4``), stdout."""
     started = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
@@ -173,7 +189,7 @@ def run_wait4(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {err[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024, out
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
 
 
 def ensure_keys(env: dict[str, str]) -> tuple[Path, Path, Path]:
@@ -182,7 +198,7 @@ def ensure_keys(env: dict[str, str]) -> tuple[Path, Path, Path]:
     keys.mkdir(parents=True, exist_ok=True)
     if not (keys / "k.key").exists():
         subprocess.run(
-            [str(BIN / "airgap"), "bundle", "keygen", "--output", str(keys / "k")],
+            [*AIRGAP, "bundle", "keygen", "--output", str(keys / "k")],
             check=True,
             env=env,
         )
@@ -195,7 +211,7 @@ def ensure_keys(env: dict[str, str]) -> tuple[Path, Path, Path]:
 
 def has_option(option: str) -> bool:
     out = subprocess.run(
-        [str(BIN / "airgap"), "bundle", "sign", "--help"],
+        [*AIRGAP, "bundle", "sign", "--help"],
         capture_output=True,
         text=True,
         env=dict(os.environ, COLUMNS="200", NO_COLOR="1"),
@@ -249,14 +265,13 @@ def cases_for(
     shard_size: str | None,
 ) -> list[Case]:
     encrypted, plain, public = keys
-    airgap = str(BIN / "airgap")
     cases: list[Case] = []
 
     def airgap_case(tool: str, key: Path, sig: Path, extra: list[str], verify: bool) -> Case:
         return Case(
             tool,
             [
-                airgap,
+                *AIRGAP,
                 "bundle",
                 "sign",
                 str(data),
@@ -267,7 +282,7 @@ def cases_for(
                 "--allow-unsafe-formats",
                 *extra,
             ],
-            [airgap, "bundle", "verify", str(data), "--key", str(public), "-s", str(sig), "-q"]
+            [*AIRGAP, "bundle", "verify", str(data), "--key", str(public), "-s", str(sig), "-q"]
             if verify
             else None,
         )
@@ -342,13 +357,20 @@ def bench_shape(
     cases = cases_for(shape, data, keys, model_signing=model_signing, shard_size=shard_size)
     for case in cases:  # uncounted warm-up; also writes each signature its verify needs
         run(case.sign, env)
+
+    def floor_run() -> float:
+        sample = run_wait4(floor_argv, env)
+        inner = float(sample[3].strip())
+        floor.add(sample, inner)
+        return inner
+
+    # Each tool's runs are paired with a floor run just before them, so a load change on a shared
+    # machine moves both sides of the ratio.
     for _ in range(repeat):
-        wall, rss, out = run_wait4(floor_argv, env)
-        floor.add(wall, rss, float(out.strip()))
         for case in cases:
-            case.sign_samples.add(*run_wait4(case.sign, env)[:2])
+            case.sign_samples.add(run_wait4(case.sign, env), floor_run())
             if case.verify is not None:
-                case.verify_samples.add(*run_wait4(case.verify, env)[:2])
+                case.verify_samples.add(run_wait4(case.verify, env), floor_run())
     return floor, cases
 
 
@@ -364,45 +386,39 @@ def report(results: list[tuple[Shape, Samples, list[Case]]], header: dict[str, s
         "",
         f"Command: `{header['command']}`",
         "",
-        "| data | tool | sign s (min-max) | verify s (min-max) | sign / floor | verify / floor "
-        "| peak RSS MB sign / verify |",
-        "|---|---|---|---|---|---|---|",
+        "| data | tool | sign s, median (min-max) | sign CPU s | verify s, median (min-max) "
+        "| verify CPU s | sign / floor | verify / floor | peak RSS MB sign / verify |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     notes: list[str] = []
     for shape, floor, cases in results:
-        base = statistics.median(floor.inner)
+        base = statistics.median(floor.floor)
         lines.append(
             f"| {shape.label} | one-thread SHA-256 floor (hashlib, 1 MiB reads) "
-            f"| {base:.3f} in-loop, {floor.median:.3f} process | | 1.00x | 1.00x "
-            f"| {floor.rss:.0f} |"
+            f"| {base:.3f} in-loop; process {floor.cell()} | | | 1.00x | 1.00x | {floor.rss:.0f} |"
         )
         for case in cases:
             s = case.sign_samples
-            sign_ratio = s.median / base
             if case.verify is not None:
                 v = case.verify_samples
-                verify_cell = f"{v.median:.3f} ({v.spread})"
-                verify_ratio = f"{v.median / base:.2f}x"
+                verify_cell, verify_ratio = v.cell(), f"{v.ratio:.2f}x"
                 rss_cell = f"{s.rss:.0f} / {v.rss:.0f}"
             else:
-                verify_cell, verify_ratio, rss_cell = "(same)", "", f"{s.rss:.0f}"
+                verify_cell, verify_ratio, rss_cell = "(same) | ", "", f"{s.rss:.0f}"
             lines.append(
-                f"| {shape.label} | {case.tool} | {s.median:.3f} ({s.spread}) | {verify_cell} "
-                f"| {sign_ratio:.2f}x | {verify_ratio} | {rss_cell} |"
+                f"| {shape.label} | {case.tool} | {s.cell()} | {verify_cell} "
+                f"| {s.ratio:.2f}x | {verify_ratio} | {rss_cell} |"
             )
             if case.tool.startswith("airgap") and shape.size:
-                parts = [
-                    f"sign {sign_ratio:.2f}x ({verdict(sign_ratio, s.rss)})",
-                ]
+                parts = [f"sign {s.ratio:.2f}x ({verdict(s.ratio, s.rss)})"]
                 if case.verify is not None:
                     v = case.verify_samples
-                    ratio = v.median / base
-                    parts.append(f"verify {ratio:.2f}x ({verdict(ratio, v.rss)})")
+                    parts.append(f"verify {v.ratio:.2f}x ({verdict(v.ratio, v.rss)})")
                 notes.append(f"- {shape.label}, {case.tool}: " + ", ".join(parts))
     lines += [
         "",
-        f"Targets: wall <= {TARGET_RATIO}x the floor's in-loop time, peak RSS < "
-        f"{TARGET_RSS_MB:.0f} MB.",
+        f"Ratios: median over runs of the tool's wall time / the in-loop time of the floor run "
+        f"just before it. Targets: <= {TARGET_RATIO}x, peak RSS < {TARGET_RSS_MB:.0f} MB.",
         *notes,
     ]
     return "\n".join(lines) + "\n"
@@ -421,8 +437,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--shard-size", default="128MiB", help="for the shard-mode rows")
     parser.add_argument("--skip-model-signing", action="store_true")
+    parser.add_argument(
+        "--airgap", help=f"the airgap command under test [default: {AIRGAP[0]}]", metavar="PATH"
+    )
     parser.add_argument("--json", type=Path, help="also write the raw samples here")
     args = parser.parse_args()
+    if args.airgap:
+        AIRGAP[:] = [args.airgap]
     shapes = [parse_shape(s) for s in (args.shape or ["1g:1", "1g:4", "small:2000"])]
     # Tools run as installed tools do: Python may cache bytecode (this machine's environment sets
     # PYTHONDONTWRITEBYTECODE, which would add a compile of every module to every run).
@@ -460,14 +481,18 @@ def main() -> None:
             "shapes": [
                 {
                     "shape": shape.spec,
-                    "floor_inner": floor.inner,
+                    "floor_inner": floor.floor,
                     "floor_wall": floor.wall,
                     "cases": [
                         {
                             "tool": c.tool,
                             "sign": c.sign_samples.wall,
+                            "sign_cpu": c.sign_samples.cpu,
+                            "sign_floor": c.sign_samples.floor,
                             "sign_rss": c.sign_samples.rss,
                             "verify": c.verify_samples.wall,
+                            "verify_cpu": c.verify_samples.cpu,
+                            "verify_floor": c.verify_samples.floor,
                             "verify_rss": c.verify_samples.rss,
                         }
                         for c in cases
