@@ -906,7 +906,7 @@ def test_shard_mode_names_the_changed_file_and_bytes(
 
 
 def test_shard_mode_refuses_what_it_cannot_pin(
-    model: Path, key: ec.EllipticCurvePrivateKey
+    model: Path, key: ec.EllipticCurvePrivateKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (model / "empty.txt").write_bytes(b"")
     with pytest.raises(BundleError, match="empty file has no shard"):
@@ -917,6 +917,11 @@ def test_shard_mode_refuses_what_it_cannot_pin(
         sign_directory(model, key, shard_size=1 << 20)
     with pytest.raises(BundleError, match="positive"):
         sign_directory(model, key, shard_size=0)
+    (model / "a:b.bin").unlink()
+    monkeypatch.setattr(digest, "MAX_SHARDS", 100)
+    with pytest.raises(BundleError, match="too many for one signature"):
+        sign_directory(model, key, shard_size=1024)  # about 300 shards
+
     with pytest.raises(BundleError, match="directories only"):
         sign_path(model / "config.json", key, shard_size=1 << 20)
 

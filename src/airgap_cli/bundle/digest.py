@@ -620,12 +620,24 @@ def _refuse(root: Path, problem: TreeProblem) -> BundleError:
     )
 
 
+MAX_SHARDS = 1_000_000
+"""A shard is a ~150-byte resource in the signature: a million make a 150 MB manifest."""
+
+
 def _tree_spans(root: Path, files: Sequence[tuple[str, int]], shard_size: int | None) -> list[Span]:
     """What to hash: whole files, or model-signing's shards (refusing what shards cannot hold)."""
     if shard_size is None:
         return [Span(rel, size=size) for rel, size in files]
     if shard_size <= 0:
         raise BundleError(f"shard size must be a positive number of bytes, not {shard_size}")
+    count = sum(-(-size // shard_size) for _, size in files)
+    if count > MAX_SHARDS:
+        raise BundleError(
+            f"{count:,} shards of {shard_size:,} bytes: too many for one signature "
+            f"(at most {MAX_SHARDS:,}; each is a resource in the signed manifest)",
+            path=root,
+            hint="choose a larger shard size, e.g. 128MiB",
+        )
     spans: list[Span] = []
     for rel, size in files:
         if ":" in rel:
