@@ -93,7 +93,7 @@ def sign_command(
             "--shard-size",
             help="Directories: hash each file in shards of this size (e.g. 128MiB), "
             "model-signing's shards method: one huge file is hashed on every core.",
-            metavar="SIZE",
+            metavar="<size>",
         ),
     ] = None,
     allow_unsafe_formats: Annotated[
