@@ -93,6 +93,50 @@ def test_sign_refuses_a_pickle_that_runs_code(
     assert os.path.exists(f"{model}.sigstore.json")
 
 
+def test_sign_in_shards_then_verify_names_the_changed_file(
+    cli: Cli, model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COSIGN_PASSWORD", "pw")
+    prefix = tmp_path / "k"
+    cli("bundle", "keygen", "--output", str(prefix))
+    signed = cli("bundle", "sign", str(model), "--key", f"{prefix}.key", "--shard-size", "16")
+    assert signed.exit_code == 0, signed.stderr  # type: ignore[attr-defined]
+    ok = cli("bundle", "verify", str(model), "--key", f"{prefix}.pub")
+    assert ok.exit_code == 0 and "3 files verified" in ok.stderr  # type: ignore[attr-defined]
+    weights = model / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    refused = cli("bundle", "verify", str(model), "--key", f"{prefix}.pub", "-f", "json")
+    assert refused.exit_code == 1  # type: ignore[attr-defined]
+    findings = json.loads(refused.stdout)["findings"]  # type: ignore[attr-defined]
+    assert [(f["rule_id"], f["location"]["resource"]) for f in findings] == [
+        ("bundle-file-modified", "model.safetensors")
+    ]
+
+
+@pytest.mark.parametrize("size", ["0", "12M", "lots"])
+def test_a_bad_shard_size_is_a_usage_error(
+    cli: Cli, model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: str
+) -> None:
+    monkeypatch.setenv("COSIGN_PASSWORD", "pw")
+    prefix = tmp_path / "k"
+    cli("bundle", "keygen", "--output", str(prefix))
+    bad = cli("bundle", "sign", str(model), "--key", f"{prefix}.key", "--shard-size", size)
+    assert bad.exit_code == 2 and "--shard-size" in bad.stderr  # type: ignore[attr-defined]
+    blob = cli(
+        "bundle",
+        "sign",
+        str(model / "config.json"),
+        "--key",
+        f"{prefix}.key",
+        "--shard-size",
+        "1MiB",
+    )
+    assert blob.exit_code == 2 and "directories" in blob.stderr  # type: ignore[attr-defined]
+    assert not Path(f"{model}.sigstore.json").exists()
+
+
 def test_mlbom_is_valid_cyclonedx_with_every_file(cli: Cli, model: Path, tmp_path: Path) -> None:
     out = tmp_path / "mlbom.json"
     result = cli("bundle", "mlbom", str(model), "--output", str(out))

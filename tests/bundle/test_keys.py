@@ -533,3 +533,9 @@ def test_prehashed_signatures_match_message_signatures(key: ec.EllipticCurvePriv
     assert keys.verify_signature(public, keys.sign_digest(key, data), digest, prehashed=True)
     with pytest.raises(ValueError, match="32-byte"):
         keys.sign_digest(key, b"short", prehashed=True)
+
+
+def test_secretbox_sizes_match_pynacl() -> None:
+    """keys.py spells out secretbox's sizes so that verifying never imports PyNaCl."""
+    assert keys._KEY_SIZE == nacl.secret.SecretBox.KEY_SIZE
+    assert keys._NONCE_SIZE == nacl.secret.SecretBox.NONCE_SIZE

@@ -6,17 +6,29 @@ import base64
 import hashlib
 import io
 import json
+import mmap
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from airgap_cli.bundle import keys
-from airgap_cli.bundle.digest import BundleError, hash_file, hash_tree, root_digest
+from airgap_cli.bundle import digest, keys
+from airgap_cli.bundle.digest import (
+    BundleError,
+    HashJob,
+    Span,
+    hash_file,
+    hash_spans,
+    hash_tree,
+    root_digest,
+)
 from airgap_cli.bundle.sign import (
     BUNDLE_MEDIA_TYPE,
     INTOTO_PAYLOAD_TYPE,
@@ -545,8 +557,14 @@ def test_unknown_predicate_type(model: Path, key: ec.EllipticCurvePrivateKey) ->
     [
         (lambda s: s.update(_type="https://in-toto.io/Statement/v0.1"), "bundle-predicate-unknown"),
         (
-            lambda s: s["predicate"]["serialization"].update(method="shards"),
+            lambda s: s["predicate"]["serialization"].update(method="layers"),
             "bundle-predicate-unknown",
+        ),
+        # shards without a shard size, or with whole-file resource names, pin nothing usable
+        (lambda s: s["predicate"]["serialization"].update(method="shards"), "bundle-malformed"),
+        (
+            lambda s: s["predicate"]["serialization"].update(method="shards", shard_size=1024),
+            "bundle-malformed",
         ),
         (
             lambda s: s["predicate"]["serialization"].update(hash_type="blake3"),
@@ -748,3 +766,231 @@ def test_default_signature_path(tmp_path: Path) -> None:
         )
     finally:
         os.chdir(cwd)
+
+
+# --- memory maps, spans and shards ------------------------------------------------------------
+
+
+def test_mapped_hashing_equals_hashlib_at_every_boundary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small windows exercise the mapped path's alignment, windows and tail on small files."""
+    monkeypatch.setattr(digest, "MAP_MIN", 3 * 4096)
+    monkeypatch.setattr(digest, "MAP_WINDOW", 2 * 4096 + mmap.ALLOCATIONGRANULARITY)
+    monkeypatch.setattr(digest, "CHUNK_SIZE", 5000)
+    data = os.urandom(200_003)
+    (tmp_path / "f.bin").write_bytes(data)
+    size = len(data)
+    spans = [
+        Span("f.bin", size=size),
+        Span("f.bin", 0, size, size),
+        Span("f.bin", 1, size - 1, size - 2),
+        Span("f.bin", 4095, 4097 + 3 * 4096, 2 + 3 * 4096),
+        Span("f.bin", 12345, 12346, 1),
+        *digest.shard_spans("f.bin", size, 7 * 4096 + 3),
+    ]
+    digests = hash_spans(tmp_path, spans, workers=3)
+    for span in spans:
+        end = size if span.end is None else span.end
+        assert digests[span] == hashlib.sha256(data[span.start : end]).hexdigest(), span
+    assert hash_file(tmp_path / "f.bin") == hashlib.sha256(data).hexdigest()
+
+
+def test_real_size_files_hash_like_hashlib(tmp_path: Path) -> None:
+    """Files past the real map threshold and window (mapped in several windows, then a tail)."""
+    sizes = [digest.MAP_MIN - 1, digest.MAP_MIN, 2 * digest.MAP_WINDOW + 12_345]
+    for i, size in enumerate(sizes):
+        (tmp_path / f"f{i}.bin").write_bytes(os.urandom(size))
+    manifest = hash_tree(tmp_path)
+    assert manifest.digests() == {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()
+    }
+
+
+def test_shard_spans_cut_like_model_signing() -> None:
+    assert digest.shard_spans("a", 0, 10) == []
+    assert [(s.start, s.end) for s in digest.shard_spans("a", 25, 10)] == [
+        (0, 10),
+        (10, 20),
+        (20, 25),
+    ]
+    assert [(s.start, s.end) for s in digest.shard_spans("a", 20, 10)] == [(0, 10), (10, 20)]
+
+
+def test_parse_size() -> None:
+    assert digest.parse_size("1000") == 1000
+    assert digest.parse_size("128MiB") == 128 << 20
+    assert digest.parse_size("1gb") == 10**9
+    assert digest.parse_size(" 4 KiB ") == 4096
+    for bad in ("", "0", "12M", "1.5GiB", "-1", "MiB"):
+        with pytest.raises(ValueError):
+            digest.parse_size(bad)
+
+
+def test_file_shrinking_while_hashed_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "f.bin").write_bytes(b"x" * 100)
+    with pytest.raises(BundleError, match="changed while hashing"):
+        hash_spans(tmp_path, [Span("f.bin", 50, 150, 100)])
+
+
+def test_a_cancelled_job_stops_and_a_left_job_is_cancelled(tmp_path: Path) -> None:
+    (tmp_path / "f.bin").write_bytes(os.urandom(1 << 20))
+    seen: list[int] = []
+    with HashJob(tmp_path, [Span("f.bin", size=1 << 20)], progress=seen.append) as job:
+        job.cancel()
+    with pytest.raises(CancelledError):
+        job.result()
+    with HashJob(tmp_path, [Span("f.bin", size=1 << 20)]):
+        pass  # leaving without result() must not hang or raise
+
+
+def shard_statement(sig: Path) -> dict[str, Any]:
+    return json.loads(base64.b64decode(json.loads(sig.read_text())["dsseEnvelope"]["payload"]))
+
+
+def test_shard_mode_round_trip_and_statement(model: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    sig = sign_to_file(model, key, shard_size=100_000)
+    statement = shard_statement(sig)
+    serialization = statement["predicate"]["serialization"]
+    assert serialization == {
+        "method": "shards",
+        "hash_type": "sha256",
+        "shard_size": 100_000,
+        "allow_symlinks": False,
+    }
+    resources = statement["predicate"]["resources"]
+    weights = (model / "model.safetensors").read_bytes()
+    expected = [
+        {
+            "name": f"model.safetensors:{start}:{end}",
+            "algorithm": "sha256-sharded-100000",
+            "digest": hashlib.sha256(weights[start:end]).hexdigest(),
+        }
+        for start, end in ((0, 100_000), (100_000, 200_000), (200_000, 300_000))
+    ]
+    assert [r for r in resources if r["name"].startswith("model.")] == expected
+    # component-wise path order, then offset; the subject digest covers them in that order
+    names = [r["name"].rsplit(":", 2)[0] for r in resources]
+    assert names == sorted(names, key=lambda n: tuple(n.split("/")))
+    assert statement["subject"][0]["digest"]["sha256"] == root_digest(
+        r["digest"] for r in resources
+    )
+    result = verify(model, key)
+    assert result.verified, rules(result)
+    assert result.files == 6
+    assert result.details["method"] == "shards" and result.details["shard_size"] == 100_000
+
+
+def test_shard_mode_names_the_changed_file_and_bytes(
+    model: Path, key: ec.EllipticCurvePrivateKey
+) -> None:
+    sign_to_file(model, key, shard_size=100_000)
+    weights = model / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[150_000] ^= 1
+    weights.write_bytes(bytes(data))
+    result = verify(model, key)
+    assert rules(result) == [("bundle-file-modified", "model.safetensors")]
+    assert "bytes 100000-200000" in result.findings[0].message
+    assert "model.safetensors:100000:200000" in (result.findings[0].evidence or "")
+    weights.write_bytes(bytes(data[:-1]))
+    result = verify(model, key)
+    assert rules(result) == [("bundle-file-modified", "model.safetensors")]
+    assert "300000 bytes were signed, 299999 found" in result.findings[0].message
+    weights.unlink()
+    (model / "new.bin").write_bytes(b"")
+    assert rules(verify(model, key)) == [
+        ("bundle-file-extra", "new.bin"),
+        ("bundle-file-missing", "model.safetensors"),
+    ]
+
+
+def test_shard_mode_refuses_what_it_cannot_pin(
+    model: Path, key: ec.EllipticCurvePrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (model / "empty.txt").write_bytes(b"")
+    with pytest.raises(BundleError, match="empty file has no shard"):
+        sign_directory(model, key, shard_size=1 << 20)
+    (model / "empty.txt").unlink()
+    (model / "a:b.bin").write_bytes(b"x")
+    with pytest.raises(BundleError, match="':'"):
+        sign_directory(model, key, shard_size=1 << 20)
+    with pytest.raises(BundleError, match="positive"):
+        sign_directory(model, key, shard_size=0)
+    (model / "a:b.bin").unlink()
+    monkeypatch.setattr(digest, "MAX_SHARDS", 100)
+    with pytest.raises(BundleError, match="too many for one signature"):
+        sign_directory(model, key, shard_size=1024)  # about 300 shards
+
+    with pytest.raises(BundleError, match="directories only"):
+        sign_path(model / "config.json", key, shard_size=1 << 20)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        # a gap: bytes 100000-200000 of the weights would be unpinned
+        lambda r: [x for x in r if x["name"] != "model.safetensors:100000:200000"],
+        # overlapping or uneven shards, or offsets written another way
+        lambda r: [
+            {**x, "name": "model.safetensors:0:150000"}
+            if x["name"] == "model.safetensors:0:100000"
+            else x
+            for x in r
+        ],
+        lambda r: [{**x, "name": x["name"].replace(":0:100000", ":00:100000")} for x in r],
+        lambda r: [{**x, "name": x["name"].rsplit(":", 2)[0]} for x in r],
+    ],
+)
+def test_shard_layouts_no_signer_writes_are_malformed(
+    model: Path, key: ec.EllipticCurvePrivateKey, edit: Any
+) -> None:
+    sig = sign_to_file(model, key, shard_size=100_000)
+
+    def change(statement: dict[str, Any]) -> None:
+        resources = edit(statement["predicate"]["resources"])
+        statement["predicate"]["resources"] = resources
+        statement["subject"][0]["digest"]["sha256"] = root_digest(r["digest"] for r in resources)
+
+    resign(sig, key, change)
+    result = verify(model, key)
+    assert [f.rule_id for f in result.findings] == ["bundle-malformed"]
+
+
+def test_shard_size_as_model_signing_writes_it(
+    model: Path, key: ec.EllipticCurvePrivateKey
+) -> None:
+    """model-signing's protobuf JSON writes the shard size as a float (``100000.0``)."""
+    sig = sign_to_file(model, key, shard_size=100_000)
+    resign(sig, key, lambda s: s["predicate"]["serialization"].update(shard_size=100_000.0))
+    assert verify(model, key).verified
+    resign(sig, key, lambda s: s["predicate"]["serialization"].update(shard_size=100_000.5))
+    assert [f.rule_id for f in verify(model, key).findings] == ["bundle-malformed"]
+    resign(sig, key, lambda s: s["predicate"]["serialization"].update(shard_size=50_000))
+    assert [f.rule_id for f in verify(model, key).findings] == ["bundle-predicate-unknown"]
+
+
+def test_hashing_memory_is_bounded(tmp_path: Path) -> None:
+    """Hashing 256 MiB (whole and in shards) grows the peak RSS by a few windows, not the file."""
+    big = tmp_path / "m" / "big.bin"
+    big.parent.mkdir()
+    with big.open("wb") as handle:
+        handle.truncate(256 << 20)  # sparse: read as zeros, cached page by page
+    code = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from airgap_cli.bundle.digest import hash_tree, hash_tree_shards\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "hash_tree(Path(sys.argv[1]))\n"
+        "hash_tree_shards(Path(sys.argv[1]), 32 << 20)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(big.parent)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    grown_mib = int(done.stdout) / 1024
+    assert grown_mib < 40, f"peak RSS grew by {grown_mib:.0f} MiB while hashing 256 MiB"

@@ -82,6 +82,8 @@ def test_message_and_dsse_bundles_verify_with_sigstore_js(
     (folder / "config.json").write_text("{}")
     (folder / "weights.bin").write_bytes(b"\x00" * 4096)
     assert _verify(node_modules, sign.sign_directory(folder, key), public, tmp_path) == "OK"
+    sharded = sign.sign_directory(folder, key, shard_size=1024)
+    assert _verify(node_modules, sharded, public, tmp_path) == "OK"
 
 
 def test_sigstore_js_refuses_tampering_and_the_wrong_key(

@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nacl.exceptions
-import nacl.secret
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
@@ -72,8 +70,10 @@ _SCRYPT_N_ALLOWED = frozenset({1 << 15, 1 << 16, 1 << 17})
 # hashlib's default maxmem (32 MiB) is below what N=2^15 already needs (128*r*N = 32 MiB + change).
 _SCRYPT_MAXMEM = 256 * 1024 * 1024
 _SALT_SIZE = 32
-_KEY_SIZE = nacl.secret.SecretBox.KEY_SIZE
-_NONCE_SIZE = nacl.secret.SecretBox.NONCE_SIZE
+# NaCl secretbox (XSalsa20-Poly1305) sizes; PyNaCl itself is imported only to encrypt or
+# decrypt, so verifying with a public key never loads it.
+_KEY_SIZE = 32
+_NONCE_SIZE = 24
 
 # A key file is a few hundred bytes; refusing big inputs keeps a wrong --key argument
 # (a model, a tarball) from being read into memory and regex-scanned.
@@ -121,6 +121,8 @@ def encrypt_private_key(
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+    import nacl.secret
+
     salt = secrets.token_bytes(_SALT_SIZE)
     nonce = secrets.token_bytes(_NONCE_SIZE)
     box = nacl.secret.SecretBox(_scrypt(password, salt, scrypt_n))
@@ -409,6 +411,9 @@ def _decrypt_cosign(body: bytes, password: bytes, path: str | None) -> bytes:
         raise KeyFileError("unsupported scrypt parameters in cosign key", path=path)
     if len(nonce) != _NONCE_SIZE:
         raise KeyFileError("malformed cosign key: the nonce is not 24 bytes", path=path)
+    import nacl.exceptions
+    import nacl.secret
+
     box = nacl.secret.SecretBox(_scrypt(password, salt, n))
     try:
         return box.decrypt(ciphertext, nonce)

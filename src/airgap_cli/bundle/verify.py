@@ -13,6 +13,7 @@ import binascii
 import json
 import lzma
 import os
+import re
 import stat
 import tarfile
 import zlib
@@ -28,10 +29,13 @@ from airgap_cli.bundle.digest import (
     BundleError,
     IgnoreRules,
     Progress,
+    ShardDigest,
+    Span,
     Start,
     TreeProblem,
     hash_file,
     hash_files,
+    hash_spans,
     is_safe_relpath,
     root_digest,
     scan_tree,
@@ -42,6 +46,7 @@ from airgap_cli.bundle.sign import (
     STATEMENT_TYPE,
     is_tarball,
     pae,
+    shard_algorithm,
 )
 from airgap_cli.core.findings import Finding, Location, Severity
 
@@ -106,7 +111,7 @@ _RULE_TEXTS: dict[str, dict[str, str]] = {
     "bundle-predicate-unknown": {
         "severity": "high",
         "title": "Unsupported statement or predicate",
-        "remediation": "Sign with the model-signing v1.0 predicate (files, sha256): `airgap bundle sign` or `model_signing sign key`.",
+        "remediation": "Sign with the model-signing v1.0 predicate (sha256, files or shards): `airgap bundle sign` or `model_signing sign key`.",
     },
     "bundle-malformed": {
         "severity": "high",
@@ -330,7 +335,11 @@ class _Signed:
     subject: str
     subject_digest: str
     resources: dict[str, str]
+    """Signed files: ``{path: sha256}`` (``files`` method), or ``{path: ""}`` for shards."""
     ignore: tuple[str, ...]
+    shard_size: int | None = None
+    """Set for the ``shards`` method; ``shards`` then holds each file's ranges in order."""
+    shards: dict[str, tuple[ShardDigest, ...]] = field(default_factory=dict)
 
 
 def _parse_statement(payload_type: str, payload: bytes, out: _Collector) -> _Signed | None:
@@ -372,20 +381,28 @@ def _parse_statement(payload_type: str, payload: bytes, out: _Collector) -> _Sig
         out.malformed("predicate.serialization is missing")
         return None
     method, hash_type = serialization.get("method"), serialization.get("hash_type")
-    if method != "files" or hash_type != "sha256":
+    if method not in ("files", "shards") or hash_type != "sha256":
         out.add(
             "bundle-predicate-unknown",
             f"{out.signature}: serialization {method!r}/{hash_type!r} is not supported "
-            "(only per-file sha256)",
+            "(only sha256, per file or per shard)",
             on_signature=True,
         )
         return None
+    shard_size: int | None = None
+    algorithms = {"sha256"}
+    if method == "shards":
+        shard_size = _shard_size(serialization.get("shard_size"))
+        if shard_size is None:
+            out.malformed("predicate.serialization.shard_size is not a positive whole number")
+            return None
+        algorithms.add(shard_algorithm(shard_size))
     ignore = serialization.get("ignore_paths", [])
     if not isinstance(ignore, list) or not all(isinstance(p, str) for p in ignore):
         out.malformed("predicate.serialization.ignore_paths is not a list of strings")
         return None
     subject = _subject(statement.get("subject"), out)
-    resources = _resources(predicate.get("resources"), out)
+    resources = _resources(predicate.get("resources"), out, algorithms)
     if subject is None or resources is None:
         return None
     name, expected = subject
@@ -394,17 +411,88 @@ def _parse_statement(payload_type: str, payload: bytes, out: _Collector) -> _Sig
             f"subject digest of {name!r} does not match its resources (inconsistent manifest)"
         )
         return None
+    if shard_size is not None:
+        return _sharded(name, expected, resources, tuple(ignore), shard_size, out)
     safe = {}
     for rel, digest in resources.items():
         if is_safe_relpath(rel):
             safe[rel] = digest
         else:
-            out.add(
-                "bundle-path-escape",
-                f"signed resource {rel!r} is not a plain relative path inside the bundle",
-                resource=rel,
-            )
+            _escape(out, rel)
     return _Signed(name, expected, safe, tuple(ignore))
+
+
+def _escape(out: _Collector, rel: str) -> None:
+    out.add(
+        "bundle-path-escape",
+        f"signed resource {rel!r} is not a plain relative path inside the bundle",
+        resource=rel,
+    )
+
+
+def _shard_size(value: Any) -> int | None:
+    """A positive whole number of bytes (model-signing writes it as a float: ``1024.0``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    size = int(value)
+    return size if size > 0 else None
+
+
+_OFFSET = re.compile(r"0|[1-9][0-9]*")
+
+
+def _sharded(
+    name: str,
+    expected: str,
+    resources: dict[str, str],
+    ignore: tuple[str, ...],
+    shard_size: int,
+    out: _Collector,
+) -> _Signed | None:
+    """Group ``path:start:end`` resources by file; each file must be cut as model-signing cuts it.
+
+    Shards must start at 0, follow each other without gap or overlap and be ``shard_size`` long
+    except the last: anything else is a manifest no signer writes, and could leave bytes unpinned.
+    """
+    by_file: dict[str, list[ShardDigest]] = {}
+    for resource, digest in resources.items():
+        path, _, rest = resource.rpartition(":")
+        path, _, start = path.rpartition(":")
+        end = rest
+        if not path or not _OFFSET.fullmatch(start) or not _OFFSET.fullmatch(end):
+            out.malformed(f"shard resource {resource!r} is not named path:start:end")
+            return None
+        by_file.setdefault(path, []).append(ShardDigest(path, int(start), int(end), digest))
+    shards: dict[str, tuple[ShardDigest, ...]] = {}
+    for path, pieces in by_file.items():
+        pieces.sort(key=lambda s: s.start)
+        if not is_safe_relpath(path):
+            _escape(out, path)
+            continue
+        position = 0
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1
+            length = piece.end - piece.start
+            if piece.start != position or not (
+                0 < length <= shard_size if last else length == shard_size
+            ):
+                out.malformed(
+                    f"the shards of {path!r} do not cover it in {shard_size}-byte steps "
+                    "(inconsistent manifest)"
+                )
+                return None
+            position = piece.end
+        shards[path] = tuple(pieces)
+    return _Signed(
+        name,
+        expected,
+        dict.fromkeys(shards, ""),
+        ignore,
+        shard_size=shard_size,
+        shards=shards,
+    )
 
 
 def _subject(value: Any, out: _Collector) -> tuple[str, str] | None:
@@ -419,7 +507,7 @@ def _subject(value: Any, out: _Collector) -> tuple[str, str] | None:
     return str(value[0].get("name", "")), str(sha).lower()
 
 
-def _resources(value: Any, out: _Collector) -> dict[str, str] | None:
+def _resources(value: Any, out: _Collector, algorithms: set[str]) -> dict[str, str] | None:
     """``{name: sha256}`` in signed order; None (with a finding) when any entry is unusable."""
     if not isinstance(value, list) or not value:
         out.malformed("the signed manifest lists no resources (an empty manifest proves nothing)")
@@ -430,10 +518,11 @@ def _resources(value: Any, out: _Collector) -> dict[str, str] | None:
             out.malformed("a resource has no name")
             return None
         name, algorithm, digest = entry["name"], entry.get("algorithm"), entry.get("digest")
-        if algorithm != "sha256":
+        if algorithm not in algorithms:
+            expected = " or ".join(sorted(algorithms))
             out.add(
                 "bundle-predicate-unknown",
-                f"{out.signature}: resource {name!r} uses algorithm {algorithm!r}, not sha256",
+                f"{out.signature}: resource {name!r} uses algorithm {algorithm!r}, not {expected}",
                 on_signature=True,
             )
             return None
@@ -523,17 +612,18 @@ def _verify_directory(
         _report_problem(out, problem, problem.path in resources)
     if signed is None:
         return 0, {}
-    on_disk = dict(scan.files)
-    to_hash = [(rel, on_disk[rel]) for rel in resources if rel in on_disk]
-    actual = hash_files(root, to_hash, progress=progress, on_start=on_start)
-    matched = sum(1 for rel, digest in actual.items() if resources[rel] == digest)
-    details = {
+    checked, changed = _check_contents(root, signed, dict(scan.files), progress, on_start)
+    matched = len(checked) - len(changed)
+    details: dict[str, Any] = {
         "subject": signed.subject,
         "subject_sha256": signed.subject_digest,
         "predicate_type": MODEL_SIGNING_PREDICATE,
+        "method": "files" if signed.shard_size is None else "shards",
         "signed_files": len(resources),
         "ignore": list(signed.ignore),
     }
+    if signed.shard_size is not None:
+        details["shard_size"] = signed.shard_size
     if matched == 0 and resources and scan.files:
         names = ", ".join(sorted(resources)[:5]) + (", …" if len(resources) > 5 else "")
         out.add(
@@ -544,22 +634,78 @@ def _verify_directory(
             on_signature=True,
             evidence=f"subject sha256:{signed.subject_digest}",
         )
-        return len(actual), details
-    for rel, expected in resources.items():
-        if rel in actual:
-            if actual[rel] != expected:
-                out.add(
-                    "bundle-file-modified",
-                    f"{rel} does not match its signed SHA-256",
-                    resource=rel,
-                    evidence=f"signed sha256:{expected}, found sha256:{actual[rel]}",
-                )
+        return len(checked), details
+    for rel in resources:
+        if rel in checked:
+            if rel in changed:
+                message, evidence = changed[rel]
+                out.add("bundle-file-modified", message, resource=rel, evidence=evidence)
         elif not _covered(rel, problem_paths):
             out.add("bundle-file-missing", f"{rel} is signed but missing", resource=rel)
     for rel, _size in scan.files:
         if rel not in resources:
             out.add("bundle-file-extra", f"{rel} is not covered by the signature", resource=rel)
-    return len(actual), details
+    return len(checked), details
+
+
+def _check_contents(
+    root: Path,
+    signed: _Signed,
+    on_disk: dict[str, int],
+    progress: Progress | None,
+    on_start: Start | None,
+) -> tuple[set[str], dict[str, tuple[str, str]]]:
+    """Hash the signed files present on disk: the paths checked, and the changed ones.
+
+    Changed files map to (message, evidence). Shards of one file are hashed on every core; a
+    file whose size differs from the signed size is changed without reading it.
+    """
+    if signed.shard_size is None:
+        to_hash = [(rel, on_disk[rel]) for rel in signed.resources if rel in on_disk]
+        actual = hash_files(root, to_hash, progress=progress, on_start=on_start)
+        return set(actual), {
+            rel: (
+                f"{rel} does not match its signed SHA-256",
+                f"signed sha256:{signed.resources[rel]}, found sha256:{digest}",
+            )
+            for rel, digest in actual.items()
+            if digest != signed.resources[rel]
+        }
+    checked: set[str] = set()
+    changed: dict[str, tuple[str, str]] = {}
+    spans: dict[Span, ShardDigest] = {}
+    for rel, shards in signed.shards.items():
+        if rel not in on_disk:
+            continue
+        checked.add(rel)
+        size = shards[-1].end
+        if on_disk[rel] != size:
+            changed[rel] = (
+                f"{rel} does not match its signed shards: {size} bytes were signed, "
+                f"{on_disk[rel]} found",
+                f"signed size {size}, found size {on_disk[rel]}",
+            )
+            continue
+        for shard in shards:
+            spans[Span(rel, shard.start, shard.end, shard.end - shard.start)] = shard
+    if on_start is not None:
+        hashed = {span.path for span in spans}
+        on_start(len(hashed), sum(on_disk[rel] for rel in hashed))
+    found = hash_spans(root, list(spans), progress=progress)
+    bad: dict[str, list[tuple[ShardDigest, str]]] = {}
+    for span, shard in spans.items():
+        if found[span] != shard.sha256:
+            bad.setdefault(span.path, []).append((shard, found[span]))
+    for rel, pieces in bad.items():
+        pieces.sort(key=lambda item: item[0].start)
+        first, digest = pieces[0]
+        more = f" and {len(pieces) - 1} more" if len(pieces) > 1 else ""
+        changed[rel] = (
+            f"{rel} does not match its signed SHA-256 shards "
+            f"(bytes {first.start}-{first.end}{more})",
+            f"shard {first.name}: signed sha256:{first.sha256}, found sha256:{digest}",
+        )
+    return checked, changed
 
 
 # --- blobs and tarballs ------------------------------------------------------------------------

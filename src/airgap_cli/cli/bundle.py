@@ -87,6 +87,15 @@ def sign_command(
             help="gitignore-style pattern left out of a directory (recorded in the signature).",
         ),
     ] = None,
+    shard_size: Annotated[
+        str | None,
+        typer.Option(
+            "--shard-size",
+            help="Directories: hash each file in shards of this size (e.g. 128MiB), "
+            "model-signing's shards method: one huge file is hashed on every core.",
+            metavar="<size>",
+        ),
+    ] = None,
     allow_unsafe_formats: Annotated[
         bool,
         typer.Option(
@@ -98,7 +107,7 @@ def sign_command(
 ) -> None:
     """Hash-pin every file and sign the manifest (directories: DSSE + model-signing predicate)."""
     from airgap_cli.bundle import sign
-    from airgap_cli.bundle.modelscan import scan_paths
+    from airgap_cli.bundle.digest import parse_size
 
     setup_logging(verbose)
     with user_errors(verbose):
@@ -109,25 +118,35 @@ def sign_command(
             raise UsageError(
                 "the signature must not be written inside the signed directory", path=target
             )
-        scanned = scan_paths([str(path)])
-        unsafe = [f for f in scanned.findings if f.severity.value == "critical"]
-        if unsafe and not allow_unsafe_formats:
-            for finding in unsafe:
-                typer.echo(f"refused: {finding.location.path}: {finding.message}", err=True)
-            typer.echo(
-                "error: the bundle holds files that execute code when loaded "
-                "(--allow-unsafe-formats to sign anyway)",
-                err=True,
-            )
-            raise typer.Exit(1)
-        private = signing_key(key)
-        bundle = (
-            sign.sign_directory(path, private, ignore=list(ignore or []))
-            if path.is_dir()
-            else sign.sign_blob(path, private)
-        )
+        try:
+            shards = parse_size(shard_size) if shard_size is not None else None
+        except ValueError as exc:
+            raise UsageError(f"--shard-size: {exc}") from exc
+        if shards is not None and not path.is_dir():
+            raise UsageError("--shard-size applies to directories (a file is signed whole)")
+        # Every core hashes while this thread scans for unsafe formats and decrypts the key.
+        with sign.start_signing(path, ignore=list(ignore or []), shard_size=shards) as pending:
+            _refuse_unsafe_formats(path, allow_unsafe_formats)
+            bundle = pending.sign(signing_key(key))
         write_atomic(target, json.dumps(bundle, indent=2) + "\n")
     typer.echo(f"signed {path} -> {target}", err=True)
+
+
+def _refuse_unsafe_formats(path: Path, allowed: bool) -> None:
+    """Exit 1, naming each file, when a model file would execute code when loaded."""
+    from airgap_cli.bundle.modelscan import scan_paths
+
+    scanned = scan_paths([str(path)])
+    unsafe = [f for f in scanned.findings if f.severity.value == "critical"]
+    if unsafe and not allowed:
+        for finding in unsafe:
+            typer.echo(f"refused: {finding.location.path}: {finding.message}", err=True)
+        typer.echo(
+            "error: the bundle holds files that execute code when loaded "
+            "(--allow-unsafe-formats to sign anyway)",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 CertIdentityOpt = Annotated[
