@@ -6,7 +6,6 @@ import base64
 import hashlib
 import io
 import json
-import mmap
 import os
 import shutil
 import subprocess
@@ -768,15 +767,13 @@ def test_default_signature_path(tmp_path: Path) -> None:
         os.chdir(cwd)
 
 
-# --- memory maps, spans and shards ------------------------------------------------------------
+# --- spans and shards ------------------------------------------------------------
 
 
-def test_mapped_hashing_equals_hashlib_at_every_boundary(
+def test_span_hashing_equals_hashlib_at_every_boundary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Small windows exercise the mapped path's alignment, windows and tail on small files."""
-    monkeypatch.setattr(digest, "MAP_MIN", 3 * 4096)
-    monkeypatch.setattr(digest, "MAP_WINDOW", 2 * 4096 + mmap.ALLOCATIONGRANULARITY)
+    """A small chunk size exercises chunk edges, partial spans and tails on small files."""
     monkeypatch.setattr(digest, "CHUNK_SIZE", 5000)
     data = os.urandom(200_003)
     (tmp_path / "f.bin").write_bytes(data)
@@ -797,8 +794,8 @@ def test_mapped_hashing_equals_hashlib_at_every_boundary(
 
 
 def test_real_size_files_hash_like_hashlib(tmp_path: Path) -> None:
-    """Files past the real map threshold and window (mapped in several windows, then a tail)."""
-    sizes = [digest.MAP_MIN - 1, digest.MAP_MIN, 2 * digest.MAP_WINDOW + 12_345]
+    """Files around and past the chunk size (several chunks, then a tail)."""
+    sizes = [digest.CHUNK_SIZE - 1, digest.CHUNK_SIZE, 9 * digest.CHUNK_SIZE + 12_345]
     for i, size in enumerate(sizes):
         (tmp_path / f"f{i}.bin").write_bytes(os.urandom(size))
     manifest = hash_tree(tmp_path)
@@ -971,7 +968,7 @@ def test_shard_size_as_model_signing_writes_it(
 
 
 def test_hashing_memory_is_bounded(tmp_path: Path) -> None:
-    """Hashing 256 MiB (whole and in shards) grows the peak RSS by a few windows, not the file."""
+    """Hashing 256 MiB (whole and in shards) grows the peak RSS by a few buffers, not the file."""
     big = tmp_path / "m" / "big.bin"
     big.parent.mkdir()
     with big.open("wb") as handle:

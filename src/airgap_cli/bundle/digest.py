@@ -8,9 +8,7 @@ so memory stays bounded whatever the file sizes.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import mmap
 import os
 import re
 import stat
@@ -292,16 +290,6 @@ def _open_regular(path: Path) -> int:
 
 # --- hashing -----------------------------------------------------------------------------------
 
-MAP_MIN = 4 << 20
-"""Ranges at least this long are hashed straight from a read-only memory map (no copy)."""
-
-MAP_WINDOW = 4 << 20
-"""Bytes mapped at a time, closed before the next: mapped pages count in the RSS, so this bounds
-memory (4 MiB per thread) while costing no measurable speed against bigger windows."""
-
-_MAP_FLAGS = getattr(mmap, "MAP_SHARED", 0) | getattr(mmap, "MAP_POPULATE", 0)
-_CAN_MAP = hasattr(mmap, "MAP_SHARED") and hasattr(mmap, "PROT_READ")
-_WILLNEED = getattr(os, "POSIX_FADV_WILLNEED", None)
 
 _local = threading.local()
 
@@ -319,52 +307,6 @@ def _buffer() -> memoryview:
     return view
 
 
-def _prefetch(fd: int, offset: int, length: int) -> None:
-    """Ask the kernel to start reading ahead (a no-op for data already in the page cache)."""
-    if _WILLNEED is not None and length > 0:
-        with contextlib.suppress(OSError):
-            os.posix_fadvise(fd, offset, length, _WILLNEED)
-
-
-def _feed_mapped(
-    fd: int,
-    hasher: Any,
-    pos: int,
-    limit: int,
-    progress: Progress | None,
-    cancel: threading.Event | None,
-) -> int:
-    """Hash ``[pos, limit)`` from memory maps of ``MAP_WINDOW`` bytes; returns where it stopped.
-
-    Hashing a mapped page cache avoids copying every byte into a buffer first (about a tenth of
-    the CPU time of a SHA-256). A filesystem that cannot map files stops it early, and the
-    caller reads the rest.
-    """
-    granularity = mmap.ALLOCATIONGRANULARITY
-    while pos < limit:
-        base = pos - pos % granularity
-        length = min(MAP_WINDOW, limit - base)
-        try:
-            mapped = mmap.mmap(fd, length, flags=_MAP_FLAGS, prot=mmap.PROT_READ, offset=base)
-        except (OSError, ValueError, OverflowError):
-            return pos
-        try:
-            _prefetch(fd, base + length, MAP_WINDOW)
-            with memoryview(mapped) as view:
-                for offset in range(pos - base, length, CHUNK_SIZE):
-                    if cancel is not None and cancel.is_set():
-                        raise _Cancelled
-                    with view[offset : offset + CHUNK_SIZE] as piece:
-                        hasher.update(piece)
-                        n = len(piece)
-                    if progress is not None:
-                        progress(n)
-        finally:
-            mapped.close()
-        pos = base + length
-    return pos
-
-
 def _feed(
     fd: int,
     hasher: Any,
@@ -375,13 +317,11 @@ def _feed(
 ) -> int:
     """Hash the bytes of ``fd`` from ``start`` to ``end`` (``None``: to end of file); returns the count.
 
-    Big ranges come from memory maps; small ones, and whatever a file gained since it was
-    measured, are read with ``preadv`` into the thread's reusable buffer.
+    Read with ``preadv`` into the thread's reusable buffer (the kernel reads ahead).
+    Not from memory maps: they save a copy (a tenth of a SHA-256's CPU), but a file truncated
+    while mapped kills the process with SIGBUS instead of raising a clear error.
     """
     pos = start
-    limit = os.fstat(fd).st_size if end is None else end
-    if _CAN_MAP and limit - pos >= MAP_MIN:
-        pos = _feed_mapped(fd, hasher, pos, limit, progress, cancel)
     view = _buffer()
     while end is None or pos < end:
         if cancel is not None and cancel.is_set():
