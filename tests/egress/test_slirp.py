@@ -26,6 +26,8 @@ from airgap_cli.egress import slirp
 from airgap_cli.egress.policy import parse_allow
 from airgap_cli.egress.sandbox import SandboxError
 
+from ..conftest import null_device_problem
+
 PY = sys.executable
 MIRROR = "10.77.0.1"
 needs_slirp = pytest.mark.skipif(
@@ -155,6 +157,10 @@ def _driver_command(workdir: Path, link: str, mode: str) -> list[str]:
 
 @pytest.fixture
 def workdir() -> Iterator[Path]:
+    # slirp4netns and the workload run as nobody with /dev/null as stdio: without a usable one
+    # they fail in ways that look like slirp's (EACCES from Popen), so say so first.
+    problem = null_device_problem()
+    assert problem is None, f"{problem}: the machine needs `mknod -m 666 /dev/null c 1 3`"
     path = Path(tempfile.mkdtemp(prefix="airgap-slirp-"))  # pytest's tmp is root-only
     path.chmod(0o777)
     yield path
