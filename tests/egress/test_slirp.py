@@ -104,8 +104,10 @@ if mode == "traffic":
         "(exec 3<>/dev/tcp/203.0.113.5/443) 2>/dev/null && echo LEAK || echo denied-other\n"
         f"exec 4<>/dev/udp/10.77.0.1/{udp_port}; echo ping >&4; read -t 60 -N 1 -r reply <&4\n"
         "echo \"$reply\"\n"
-        # Builtins only (no fork): wait for the recorder, at most a minute.
-        f"until [ -e {recorded} ] || ((SECONDS > 60)); do read -t 0.05 -N 1 -u 4 _; done\n"
+        # Builtins only (no fork): wait for the recorder, at most a minute. A read that times
+        # out returns 142, which must not become the workload's exit status.
+        f"until [ -e {recorded} ] || ((SECONDS > 60)); do read -t 0.05 -N 1 -u 4 _ || :; done\n"
+        f"[ -e {recorded} ] || echo not-recorded\n"
     )
 else:  # "sleep": the test kills us
     script = f"exec 3<>/dev/tcp/10.77.0.1/{port}; echo $$ > {out}.pid; exec sleep {mode}"
