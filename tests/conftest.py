@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,27 @@ def write(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return _write
+
+
+def null_device_problem() -> str | None:
+    """Why /dev/null is not the machine's null device (1:3, writable by everyone), or None."""
+    try:
+        found = os.stat("/dev/null")
+    except OSError as exc:
+        return f"/dev/null: {exc.strerror}"
+    if not stat.S_ISCHR(found.st_mode) or found.st_rdev != os.makedev(1, 3):
+        return f"/dev/null is not the null device but a {stat.filemode(found.st_mode)} node"
+    if found.st_mode & 0o666 != 0o666:
+        return f"/dev/null is {stat.filemode(found.st_mode)}, not writable by every user"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _null_device_survives() -> Iterator[None]:
+    """A tripwire: renaming a report over /dev/null as root broke it for the whole machine, and
+    surfaced only as unrelated failures of tests that run tools as another user."""
+    before = null_device_problem()
+    yield
+    after = null_device_problem()
+    if before is None and after is not None:
+        pytest.fail(f"{after} after this test (it, or another process on the machine, replaced it)")

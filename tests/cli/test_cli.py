@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -137,3 +140,45 @@ def test_unwritable_output_is_one_line_and_exit_2(cli: Cli, write: Write, tmp_pa
     assert result.exit_code == 2  # type: ignore[attr-defined]
     assert "cannot write the report" in result.stderr  # type: ignore[attr-defined]
     assert "Traceback" not in result.stderr  # type: ignore[attr-defined]
+
+
+def test_output_to_a_device_writes_into_it_and_leaves_the_node(
+    cli: Cli, write: Write, tmp_path: Path
+) -> None:
+    """`-o /dev/null` as root used to rename a regular file over the device node (machine-wide:
+    no other user could open /dev/null for writing afterwards). A private node stands in here."""
+    null = tmp_path / "null"
+    try:
+        os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("creating a device node needs root")
+    result = cli("lint", str(write("bad.yaml", DIRTY)), "-f", "json", "-o", str(null))
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    assert stat.S_ISCHR(null.lstat().st_mode)
+    assert os.major(null.stat().st_rdev) == 1 and os.minor(null.stat().st_rdev) == 3
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".null")] == []
+
+
+def test_output_to_a_fifo_streams_through_it(cli: Cli, write: Write, tmp_path: Path) -> None:
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    result = cli("lint", str(write("bad.yaml", DIRTY)), "-f", "json", "-o", str(fifo))
+    reader.join(timeout=30)
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert json.loads(received[0])["findings"][0]["rule_id"] == "service-externalname-public"
+
+
+def test_output_through_a_symlink_keeps_the_link(cli: Cli, write: Write, tmp_path: Path) -> None:
+    target = tmp_path / "reports" / "latest.json"
+    target.parent.mkdir()
+    target.write_text("old")
+    link = tmp_path / "report.json"
+    link.symlink_to(target)
+    result = cli("lint", str(write("bad.yaml", DIRTY)), "-f", "json", "-o", str(link))
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    assert link.is_symlink()
+    assert json.loads(target.read_text())["findings"][0]["rule_id"] == "service-externalname-public"

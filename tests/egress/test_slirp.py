@@ -26,6 +26,8 @@ from airgap_cli.egress import slirp
 from airgap_cli.egress.policy import parse_allow
 from airgap_cli.egress.sandbox import SandboxError
 
+from ..conftest import null_device_problem
+
 PY = sys.executable
 MIRROR = "10.77.0.1"
 needs_slirp = pytest.mark.skipif(
@@ -53,6 +55,7 @@ def as_nobody_in_a_test_namespace(test: Callable[..., None]) -> Callable[..., No
 DRIVER = r'''
 """Runs as nobody: the test's servers on 10.77.0.1, then `run_workload` with allowed ranges."""
 import json, os, socket, sys, threading
+from airgap_cli.egress import auditor
 from airgap_cli.egress.auditor import AuditOptions
 from airgap_cli.egress.policy import Allowlist, parse_allow
 from airgap_cli.egress.run import run_workload
@@ -77,17 +80,34 @@ def serve_udp():
 
 for target in (serve_tcp, serve_udp):
     threading.Thread(target=target, daemon=True).start()
+
+# Attribution on the routed path is best-effort: slirp4netns answers the packets, the recorder
+# reads copies of them, so a sender that has exited before the recorder got to its flow is not
+# named. What is tested is the naming of a live sender: the workload keeps its sockets open
+# until the recorder has recorded the allowed UDP flow (every earlier flow is recorded before it),
+# however long a loaded machine makes that take.
+recorded = out + ".recorded"
+record = auditor.Auditor.record
+
+
+def record_and_tell(self, attempt):
+    record(self, attempt)
+    if attempt.verdict == "allowed" and attempt.protocol == "udp":
+        open(recorded, "w").close()
+
+
+auditor.Auditor.record = record_and_tell
 if mode == "traffic":
     script = (
         f"exec 3<>/dev/tcp/10.77.0.1/{port} && read -r line <&3 && echo \"$line\"\n"
         f"(exec 3<>/dev/tcp/10.77.0.1/{other_port}) 2>/dev/null && echo LEAK || echo denied-port\n"
         "(exec 3<>/dev/tcp/203.0.113.5/443) 2>/dev/null && echo LEAK || echo denied-other\n"
-        f"exec 4<>/dev/udp/10.77.0.1/{udp_port}; echo ping >&4; read -t 3 -N 1 -r reply <&4\n"
-        # Attribution on the routed path is best-effort: a process that has exited (a zombie)
-        # before the auditor handles its flow is named by pid only. On a loaded machine that
-        # took more than the 0.3 s this lingered for, so the sender lingers a second (a builtin,
-        # no fork; the test's own timing does not depend on it).
-        "echo \"$reply\"; read -t 1 -N 1 -u 4 _ || :\n"
+        f"exec 4<>/dev/udp/10.77.0.1/{udp_port}; echo ping >&4; read -t 60 -N 1 -r reply <&4\n"
+        "echo \"$reply\"\n"
+        # Builtins only (no fork): wait for the recorder, at most a minute. A read that times
+        # out returns 142, which must not become the workload's exit status.
+        f"until [ -e {recorded} ] || ((SECONDS > 60)); do read -t 0.05 -N 1 -u 4 _ || :; done\n"
+        f"[ -e {recorded} ] || echo not-recorded\n"
     )
 else:  # "sleep": the test kills us
     script = f"exec 3<>/dev/tcp/10.77.0.1/{port}; echo $$ > {out}.pid; exec sleep {mode}"
@@ -155,6 +175,10 @@ def _driver_command(workdir: Path, link: str, mode: str) -> list[str]:
 
 @pytest.fixture
 def workdir() -> Iterator[Path]:
+    # slirp4netns and the workload run as nobody with /dev/null as stdio: without a usable one
+    # they fail in ways that look like slirp's (EACCES from Popen), so say so first.
+    problem = null_device_problem()
+    assert problem is None, f"{problem}: the machine needs `mknod -m 666 /dev/null c 1 3`"
     path = Path(tempfile.mkdtemp(prefix="airgap-slirp-"))  # pytest's tmp is root-only
     path.chmod(0o777)
     yield path
@@ -170,7 +194,7 @@ def test_allowed_range_flows_through_slirp_and_everything_else_is_denied(
 ) -> None:
     with _tun_mode(0o666):
         result = subprocess.run(
-            _driver_command(workdir, link, "traffic"), capture_output=True, text=True, timeout=60
+            _driver_command(workdir, link, "traffic"), capture_output=True, text=True, timeout=300
         )
     assert result.returncode == 0, result.stderr
     egress: dict[str, Any] = json.loads((workdir / "run.json").read_text())
@@ -207,7 +231,7 @@ def test_killing_the_auditor_takes_slirp4netns_and_the_workload_with_it(workdir:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120
         while not marker.exists() and time.monotonic() < deadline and driver.poll() is None:
             time.sleep(0.05)
     assert marker.exists(), driver.stderr.read() if driver.stderr else ""
@@ -306,7 +330,7 @@ def test_a_failing_slirp4netns_is_reported_in_its_own_words(workdir: Path) -> No
             capture_output=True,
             text=True,
             cwd=workdir,
-            timeout=30,
+            timeout=120,
         )
     assert result.stdout.startswith("slirp4netns failed: "), result.stderr
     assert "/dev/net/tun" in result.stdout and "Permission denied" in result.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -33,12 +34,30 @@ def parse_reports(values: list[str] | None) -> list[tuple[str, Path]]:
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file and rename (no half-written reports).
 
+    A destination that exists and is not a regular file (``/dev/null``, a FIFO, a symlink such as
+    ``/dev/stdout``) is written in place, as a shell redirection would: a rename replaces the
+    node itself, and as root ``--output /dev/null`` turned the machine's /dev/null into a
+    regular file that no other user could open for writing.
+
     An unwritable destination is an :class:`OutputError` (one line, exit 2), never a traceback.
     """
     try:
-        _write_atomic(path, text)
+        if _in_place(path):
+            with open(path, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+        else:
+            _write_atomic(path, text)
     except OSError as exc:
         raise OutputError(f"cannot write the report: {exc.strerror or exc}", path=path) from None
+
+
+def _in_place(path: Path) -> bool:
+    """An existing device, FIFO, socket or symlink (a directory fails in the rename, as before)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _write_atomic(path: Path, text: str) -> None:
