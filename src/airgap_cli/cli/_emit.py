@@ -6,6 +6,7 @@ import os
 import stat
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
@@ -16,17 +17,23 @@ from airgap_cli.core.findings import Report
 from airgap_cli.reporters import RenderOptions, get_reporter
 
 
-def parse_reports(values: list[str] | None) -> list[tuple[str, Path]]:
-    """``FORMAT=FILE`` pairs from ``--report``."""
+def parse_reports(
+    values: list[str] | None, formats: Sequence[str] | None = None
+) -> list[tuple[str, Path]]:
+    """``FORMAT=FILE`` pairs from ``--report``: a reporter's name, or one of ``formats``."""
     pairs = []
     for value in values or []:
         name, sep, file = value.partition("=")
         if not sep or not file:
             raise UsageError(f"--report expects FORMAT=FILE, got {value!r}")
-        try:
-            get_reporter(name)
-        except KeyError as exc:
-            raise UsageError(str(exc.args[0])) from None
+        if formats is not None:
+            if name not in formats:
+                raise UsageError(f"unknown format {name!r}; choose from {', '.join(formats)}")
+        else:
+            try:
+                get_reporter(name)
+            except KeyError as exc:
+                raise UsageError(str(exc.args[0])) from None
         pairs.append((name, Path(file)))
     return pairs
 

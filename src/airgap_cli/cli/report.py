@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from airgap_cli.cli._console import make_console
-from airgap_cli.cli._emit import write_atomic
+from airgap_cli.cli._emit import parse_reports, write_atomic
 from airgap_cli.cli._errors import setup_logging, user_errors
 from airgap_cli.cli._options import DEFAULT_FAIL_ON, FailOnOpt, NoColorOpt, QuietOpt, VerboseOpt
 from airgap_cli.core.errors import UsageError
@@ -44,19 +44,6 @@ def _renderer(fmt: AuditFormat) -> Callable[[dict[str, Any]], str]:
 
         return render_markdown
     return lambda audit: json.dumps(audit, indent=2, ensure_ascii=False) + "\n"
-
-
-def _parse_extra(values: list[str] | None) -> list[tuple[AuditFormat, Path]]:
-    pairs = []
-    for value in values or []:
-        name, sep, file = value.partition("=")
-        if not sep or not file or name not in {f.value for f in AuditFormat}:
-            choices = ", ".join(f.value for f in AuditFormat)
-            raise UsageError(
-                f"--report expects FORMAT=FILE with FORMAT one of {choices}: {value!r}"
-            )
-        pairs.append((AuditFormat(name), Path(file)))
-    return pairs
 
 
 ResultsArg = Annotated[
@@ -131,7 +118,8 @@ def report_command(
     setup_logging(verbose)
     errors = make_console(no_color, stderr=True)
     with user_errors(verbose):
-        extra = _parse_extra(report)
+        formats = [f.value for f in AuditFormat]
+        extra = [(AuditFormat(n), p) for n, p in parse_reports(report, formats)]
         suffix = output.suffix.lower() if output else ""
         chosen = fmt or _SUFFIXES.get(suffix, AuditFormat.MARKDOWN)
         if sign and key is None:

@@ -9,6 +9,7 @@ over, with the rules of the same configuration.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from airgap_cli import __version__
 from airgap_cli.core.config import Config
@@ -37,12 +38,8 @@ def merge_results(results: Sequence[ResultFile], config: Config) -> Report:
             pending.update(str(rule) for rule in shard.get("cross_rules", ()))
         findings = [f for f in report.findings if f.fingerprint not in seen]  # from another result
         seen.update(f.fingerprint for f in findings)  # (one run may report a fingerprint twice)
-        part = Report(command=report.command, tool_version=report.tool_version)
-        part.findings, part.suppressed = findings, report.suppressed
-        part.skipped, part.errors, part.inputs = report.skipped, report.errors, report.inputs
-        part.rules, part.timings = report.rules, report.timings
-        part.details = {k: v for k, v in report.details.items() if k != "shard"}
-        merged.extend(part)
+        details = {k: v for k, v in report.details.items() if k != "shard"}
+        merged.extend(replace(report, findings=findings, details=details))
     if pending:
         _cross_document(facts, pending, config, merged, issues)
     merged.errors += issues
